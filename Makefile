@@ -1,0 +1,47 @@
+# The two commands of the README:  `make demo`  (the main job)  and  `make test`  (every test).
+# Each creates or refreshes the virtual environment .venv first, from pyproject.toml + constraints.txt.
+SHELL := /bin/bash
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV ?= .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.cs20-installed
+ARGS ?=
+PYTEST_ARGS ?=
+
+.PHONY: help venv demo test lab bench lock clean
+
+help:
+	@echo "make demo   train word2vec and write checkpoints, TensorBoard logs, projector files, t-SNE plot (ARGS='--help' for flags)"
+	@echo "make test   run every test: cs20lib unit tests and strict nbval of every notebook"
+	@echo "make lab    JupyterLab on notebooks/"
+	@echo "make bench  benchmarks/pipeline.py on the configured corpus"
+	@echo "make lock   re-pin constraints.txt from a fresh install"
+
+$(STAMP): pyproject.toml constraints.txt
+	@$(PYTHON) -c 'import sys; v = sys.version_info[:2]; sys.exit(0 if v == (3, 11) else f"cs20-word2vec needs Python 3.11, found {v[0]}.{v[1]} at {sys.executable}: run make PYTHON=/path/to/python3.11")'
+	@[ -x $(BIN)/python ] || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --disable-pip-version-check -q -c constraints.txt -e '.[dev]'
+	@touch $(STAMP)
+
+venv: $(STAMP)
+
+demo: $(STAMP)
+	$(BIN)/python -m cs20lib stats $(ARGS)
+
+test: $(STAMP)
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+lab: $(STAMP)
+	$(BIN)/jupyter lab --notebook-dir=notebooks
+
+bench: $(STAMP)
+	$(BIN)/python benchmarks/pipeline.py $(ARGS)
+
+lock:
+	rm -rf .lock-venv && $(PYTHON) -m venv .lock-venv
+	.lock-venv/bin/python -m pip install -q '.[dev]'
+	{ sed -n '1,2p' constraints.txt; .lock-venv/bin/python -m pip freeze --exclude cs20-word2vec; } > constraints.txt.new
+	mv constraints.txt.new constraints.txt && rm -rf .lock-venv
+
+clean:
+	rm -rf $(VENV) build *.egg-info .pytest_cache

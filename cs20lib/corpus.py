@@ -1,0 +1,361 @@
+"""Corpora in text8 format: the lecture's text8, any text8-format file, the toy corpus.
+
+text8 is the first 10^8 bytes of an English Wikipedia dump, normalised by Matt Mahoney's
+``wikifil.pl``: lowercase letters a-z and single spaces only (http://mattmahoney.net/dc/textdata.html).
+The lecture downloads ``text8.zip`` from ``TEXT8_URL`` and splits it on whitespace; so do we, with
+three additions the lecture lacks:
+
+* the download goes to a temporary file in the cache directory and is renamed into place only after
+  it is verified (zip size, member size and CRC-32 of the 10^8 inflated bytes), so an interrupted or
+  corrupt download never looks like a good corpus; an already-cached file is verified again on use;
+* ``max_words=N`` stops reading after N words, so a prefix of text8 (such as ``text8_head.zip``)
+  gives exactly what the full corpus gives for its first N words;
+* characters outside text8's alphabet are reported with their position and a fix
+  (:func:`normalize_text`), instead of silently producing odd tokens.
+
+Where the corpus comes from, in order (:func:`load_corpus`): an explicit ``source`` argument (a path,
+or ``"toy"`` for :mod:`cs20lib.toy_corpus`), else the ``CS20_TEXT8`` environment variable (a path),
+else ``text8.zip`` in the cache directory (``CS20_CACHE_DIR``, default ``~/.cache/cs20-word2vec``),
+downloaded on first use.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import http.client
+import os
+import re
+import tempfile
+import urllib.error
+import urllib.request
+import warnings
+import zipfile
+import zlib
+from pathlib import Path
+
+__all__ = [
+    "TEXT8",
+    "TEXT8_URL",
+    "Corpus",
+    "CorpusError",
+    "CorpusFormatError",
+    "CorpusUnavailableError",
+    "CorruptArchiveError",
+    "ZipSpec",
+    "cache_dir",
+    "fetch",
+    "load_corpus",
+    "normalize_text",
+    "read_words",
+    "verify_zip",
+]
+
+TEXT8_URL = "http://mattmahoney.net/dc/text8.zip"
+CHUNK_BYTES = 1 << 22  # 4 MiB: the unit of reading, checking and downloading
+
+
+@dataclasses.dataclass(frozen=True)
+class ZipSpec:
+    """What a downloadable one-member zip must be: where it lives and how to recognise it."""
+
+    url: str
+    filename: str  # the file's name in the cache directory
+    zip_bytes: int  # size of the .zip file
+    member: str  # name of the single member inside
+    member_bytes: int  # inflated size of that member
+    member_crc32: int  # CRC-32 of the inflated member
+
+
+#: The lecture's corpus, as published: 31,344,016 bytes, one member ``text8`` of 10^8 bytes.
+TEXT8 = ZipSpec(
+    url=TEXT8_URL,
+    filename="text8.zip",
+    zip_bytes=31_344_016,
+    member="text8",
+    member_bytes=100_000_000,
+    member_crc32=0x7D6BE66F,
+)
+
+
+class CorpusError(Exception):
+    """A corpus could not be had or read; the message says what to do."""
+
+
+class CorpusUnavailableError(CorpusError):
+    """No usable corpus on disk and the download failed (offline, refused, ...)."""
+
+
+class CorruptArchiveError(CorpusError):
+    """A zip failed verification (truncated, wrong size, bad CRC, not a zip)."""
+
+
+class CorpusFormatError(CorpusError):
+    """A file is not text8-format (characters outside a-z and space) or holds no words."""
+
+
+@dataclasses.dataclass
+class Corpus:
+    """Words of a corpus and where they came from."""
+
+    name: str  # short name for printing and run directories, e.g. "text8", "toy"
+    words: list[str]
+    source: str  # the path read, or a description such as "toy corpus (seed=0)"
+
+    def __len__(self) -> int:
+        return len(self.words)
+
+    def __repr__(self) -> str:
+        return f"Corpus(name={self.name!r}, words={len(self.words):,}, source={self.source!r})"
+
+
+def cache_dir() -> Path:
+    """Directory where ``text8.zip`` is cached: ``$CS20_CACHE_DIR``, else ``$XDG_CACHE_HOME/cs20-word2vec``,
+    else ``~/.cache/cs20-word2vec``. Not created here."""
+    if os.environ.get("CS20_CACHE_DIR"):
+        return Path(os.environ["CS20_CACHE_DIR"]).expanduser()
+    base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
+    return Path(base).expanduser() / "cs20-word2vec"
+
+
+# --------------------------------------------------------------------------------------------
+# Verification and download
+# --------------------------------------------------------------------------------------------
+
+
+def verify_zip(path: str | os.PathLike, spec: ZipSpec = TEXT8) -> None:
+    """Check that ``path`` is exactly the archive ``spec`` describes; raise CorruptArchiveError if not.
+
+    Checks, cheapest first: file size, zip structure, the member's name and size in the central
+    directory, its stored CRC-32, and finally inflates the member (in 4 MiB pieces, so memory stays
+    flat) and compares the CRC-32 and length of what comes out.
+    """
+    path = Path(path)
+    size = path.stat().st_size
+    if size != spec.zip_bytes:
+        raise CorruptArchiveError(f"{path} is {size:,} bytes, expected {spec.zip_bytes:,} (truncated or not {spec.filename})")
+    try:
+        with zipfile.ZipFile(path) as archive:
+            try:
+                info = archive.getinfo(spec.member)
+            except KeyError:
+                raise CorruptArchiveError(f"{path} has no member {spec.member!r} (members: {archive.namelist()})") from None
+            if info.file_size != spec.member_bytes or info.CRC != spec.member_crc32:
+                raise CorruptArchiveError(
+                    f"{path}: member {spec.member!r} is recorded as {info.file_size:,} bytes with CRC-32 "
+                    f"{info.CRC:08x}; expected {spec.member_bytes:,} bytes with CRC-32 {spec.member_crc32:08x}"
+                )
+            crc, length = 0, 0
+            with archive.open(info) as member:
+                while piece := member.read(CHUNK_BYTES):
+                    crc = zlib.crc32(piece, crc)
+                    length += len(piece)
+    except (zipfile.BadZipFile, zlib.error, EOFError) as exc:
+        raise CorruptArchiveError(f"{path} is not a readable zip archive ({exc})") from None
+    if length != spec.member_bytes or crc != spec.member_crc32:
+        raise CorruptArchiveError(
+            f"{path}: member {spec.member!r} inflates to {length:,} bytes with CRC-32 {crc:08x}; "
+            f"expected {spec.member_bytes:,} bytes with CRC-32 {spec.member_crc32:08x}"
+        )
+
+
+def _hand_placement_hint(dest: Path, spec: ZipSpec) -> str:
+    return (
+        f"If this machine is offline, download {spec.url} elsewhere and place it at {dest} "
+        f"(it must be {spec.zip_bytes:,} bytes; it is verified on use), or point CS20_TEXT8 at any "
+        f"text8-format file; `--corpus toy` trains on the built-in toy corpus instead."
+    )
+
+
+def fetch(spec: ZipSpec = TEXT8, directory: str | os.PathLike | None = None, *, progress: bool = True, timeout: float = 60.0) -> Path:
+    """Return the path of a verified copy of ``spec`` in ``directory`` (default :func:`cache_dir`).
+
+    A cached copy is verified first; a corrupt one is removed (with a warning) and downloaded again.
+    A download is written to a temporary file beside the destination and renamed into place only
+    after :func:`verify_zip` accepts it, so nothing half-written ever carries the final name.
+
+    Raises CorpusUnavailableError when the download fails (the message names the path where the
+    file can be placed by hand) and CorruptArchiveError when what arrived fails verification (the
+    bad download is removed).
+    """
+    directory = Path(directory) if directory is not None else cache_dir()
+    dest = directory / spec.filename
+    if dest.exists():
+        try:
+            verify_zip(dest, spec)
+            return dest
+        except CorruptArchiveError as exc:
+            dest.unlink()
+            warnings.warn(f"the cached copy was corrupt and has been removed: {exc}. Downloading it again.", stacklevel=2)
+    try:
+        directory.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise CorpusUnavailableError(f"cannot create the cache directory {directory} ({exc}); set CS20_CACHE_DIR to a writable directory.") from None
+
+    handle, tmp_name = tempfile.mkstemp(prefix=f".{spec.filename}.", suffix=".part", dir=directory)
+    tmp = Path(tmp_name)
+    try:
+        with os.fdopen(handle, "wb") as out:
+            _download(spec.url, out, timeout=timeout, progress=progress, expected=spec.zip_bytes)
+        try:
+            verify_zip(tmp, spec)
+        except CorruptArchiveError as exc:
+            raise CorruptArchiveError(
+                f"the download of {spec.url} failed verification and was removed: {exc}. Run the command "
+                f"again to retry. {_hand_placement_hint(dest, spec)}"
+            ) from None
+        os.replace(tmp, dest)
+        return dest
+    except (urllib.error.URLError, http.client.HTTPException, OSError, TimeoutError) as exc:
+        reason = f"HTTP {exc.code} {exc.reason}" if isinstance(exc, urllib.error.HTTPError) else getattr(exc, "reason", exc)
+        raise CorpusUnavailableError(f"could not download {spec.url} ({reason}). {_hand_placement_hint(dest, spec)}") from None
+    finally:
+        if tmp.exists():
+            tmp.unlink()
+
+
+def _download(url: str, out, *, timeout: float, progress: bool, expected: int) -> None:
+    """Stream ``url`` into the open binary file ``out``, with a tqdm progress bar when asked."""
+    with urllib.request.urlopen(url, timeout=timeout) as response:
+        total = int(response.headers.get("Content-Length") or expected)
+        bar = None
+        if progress:
+            from tqdm.auto import tqdm
+
+            bar = tqdm(total=total, unit="B", unit_scale=True, unit_divisor=1024, desc=f"downloading {url.rsplit('/', 1)[-1]}")
+        try:
+            while piece := response.read(1 << 16):
+                out.write(piece)
+                if bar is not None:
+                    bar.update(len(piece))
+        finally:
+            if bar is not None:
+                bar.close()
+
+
+# --------------------------------------------------------------------------------------------
+# Reading text8-format files
+# --------------------------------------------------------------------------------------------
+
+_ALPHABET = b"abcdefghijklmnopqrstuvwxyz \n"
+
+
+def _check_alphabet(piece: bytes, offset: int, path: Path) -> None:
+    if piece.translate(None, _ALPHABET):
+        match = re.search(rb"[^a-z \n]", piece)
+        position = offset + match.start()
+        raise CorpusFormatError(
+            f"{path}: byte {position:,} is {piece[match.start():match.start() + 1]!r}, outside text8's alphabet "
+            f"(lowercase a-z separated by spaces). Normalise the text first, e.g. "
+            f"cs20lib.corpus.normalize_text(text), which lowercases, spells out digits and turns every other "
+            f"character into a space, as text8 itself was made."
+        )
+
+
+def _open_text(path: Path):
+    """A binary stream of the text: the single member of a zip, or the file itself."""
+    if zipfile.is_zipfile(path):
+        archive = zipfile.ZipFile(path)
+        names = [info.filename for info in archive.infolist() if not info.is_dir()]
+        if len(names) != 1:
+            archive.close()
+            raise CorpusFormatError(f"{path}: a text8-format zip holds exactly one file; this one holds {len(names)}: {names[:5]}")
+        member = archive.open(names[0])
+        member._cs20_archive = archive  # kept open as long as the member is
+        return member
+    return open(path, "rb")
+
+
+def read_words(path: str | os.PathLike, max_words: int | None = None) -> list[str]:
+    """The words of a text8-format file (plain or a one-member zip), optionally only the first ``max_words``.
+
+    Reading stops as soon as ``max_words`` complete words have been seen, so the first N words of a
+    prefix of a corpus equal the first N words of the corpus. Raises CorpusFormatError for characters
+    outside a-z/space/newline (naming the byte offset) and for a file with no words.
+    """
+    path = Path(path)
+    if max_words is not None and (not isinstance(max_words, int) or max_words < 1):
+        raise ValueError(f"max_words must be a positive integer or None, not {max_words!r}")
+    if not path.exists():
+        raise CorpusUnavailableError(f"{path} does not exist; pass the path of a text8-format file (plain or zipped).")
+    pieces: list[bytes] = []
+    seen_words = 0  # lower bound on complete words read so far
+    offset = 0
+    try:
+        with _open_text(path) as stream:
+            while piece := stream.read(CHUNK_BYTES):
+                _check_alphabet(piece, offset, path)
+                pieces.append(piece)
+                offset += len(piece)
+                if max_words is not None:
+                    # Separators seen bound the number of complete words from below (text8 starts
+                    # with a space); once past max_words, the first max_words words are complete.
+                    seen_words += piece.count(b" ") + piece.count(b"\n")
+                    if seen_words > max_words + 1:
+                        break
+    except (zipfile.BadZipFile, zlib.error, EOFError) as exc:
+        raise CorruptArchiveError(f"{path} is a damaged zip archive ({exc}); replace it with a good copy.") from None
+    words = b"".join(pieces).decode("ascii").split()
+    if max_words is not None:
+        del words[max_words:]
+    if not words:
+        raise CorpusFormatError(f"{path} contains no words; a text8-format corpus is words of a-z separated by spaces.")
+    return words
+
+
+_DIGITS = ("zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine")
+_NORMALIZE_TABLE = {ord(d): f" {w} " for d, w in zip("0123456789", _DIGITS)}
+
+
+def normalize_text(text: str) -> str:
+    """Turn free text into text8 format the way ``wikifil.pl`` made text8.
+
+    Lowercases A-Z, spells out each digit as a word (``"1984"`` -> ``" one nine eight four "``),
+    replaces every other character by a space and squeezes runs of spaces; the result starts with a
+    single space like text8. Letters with accents are not letters here (wikifil.pl dropped them too).
+    """
+    text = text.translate(_NORMALIZE_TABLE).lower()
+    words = re.sub(r"[^a-z]+", " ", text).split()
+    return " " + " ".join(words) if words else ""
+
+
+# --------------------------------------------------------------------------------------------
+# Choosing a corpus
+# --------------------------------------------------------------------------------------------
+
+
+def load_corpus(
+    source: str | os.PathLike | None = None,
+    max_words: int | None = None,
+    *,
+    fallback_to_toy: bool = False,
+    progress: bool = True,
+    toy_seed: int = 0,
+) -> Corpus:
+    """Load a corpus's words.
+
+    ``source``: ``"toy"`` for the generated toy corpus; a path to a text8-format file (plain or zipped);
+    ``None`` for ``$CS20_TEXT8`` if set, else the lecture's text8 from the cache, downloaded and
+    verified on first use. With ``fallback_to_toy=True`` an unavailable text8 (offline) gives the toy
+    corpus with a warning instead of an error; a corrupt download is never silently replaced.
+    """
+    if source is None and os.environ.get("CS20_TEXT8"):
+        source = os.environ["CS20_TEXT8"]
+    if source is not None and str(source) == "toy":
+        from .toy_corpus import toy_words
+
+        words = toy_words(toy_seed)
+        if max_words is not None:
+            words = words[:max_words]
+        return Corpus("toy", words, f"toy corpus (seed={toy_seed})")
+    if source is None:
+        try:
+            path = fetch(TEXT8, progress=progress)
+        except CorpusUnavailableError as exc:
+            if not fallback_to_toy:
+                raise
+            warnings.warn(f"text8 is unavailable, training on the toy corpus instead: {exc}", stacklevel=2)
+            return load_corpus("toy", max_words, toy_seed=toy_seed)
+        return Corpus("text8", read_words(path, max_words), str(path))
+    path = Path(source).expanduser()
+    name = path.name.split(".")[0] or "corpus"
+    return Corpus(name, read_words(path, max_words), str(path))
