@@ -1,0 +1,258 @@
+"""The lecture's ``SkipGramModel``, graph mode, through ``tf.compat.v1``.
+
+This is the class from the lecture's ``04_word2vec_visualize.py``, method for method:
+``_import_data`` (an initializable iterator over a ``tf.data`` dataset), ``_create_embedding``
+(``get_variable`` + ``embedding_lookup``), ``_create_loss`` (``tf.nn.nce_loss``), ``_create_optimizer``
+(``GradientDescentOptimizer`` with a non-trainable ``global_step``), ``_create_summaries`` (merged
+summaries for a ``FileWriter``), ``build_graph``, ``train`` (a ``Saver`` checkpoint every ``skip_step``
+steps; resumes from ``get_checkpoint_state`` and continues the step count) and ``visualize`` (the
+projector files). Name scopes ``data``, ``embed``, ``loss``, ``summaries`` as in the lecture's graph.
+
+What differs from the lecture, each a defect of the original:
+
+* The graph is the model's own ``tf.Graph`` (``self.graph``), not the process-wide default graph, so
+  building a second model in one Python process (a notebook cell run twice) works instead of failing
+  with ``Variable global_step already exists``.
+* ``nce_bias`` is sized by the model's ``vocab_size``; the lecture used the global ``VOCAB_SIZE``.
+* The histogram summary is named ``histogram_loss``; the lecture's ``'histogram loss'`` has a space,
+  which TensorFlow rejects as a name and renames with a warning.
+* ``embed_matrix`` is initialised uniformly in [-1, 1), as the lecture's first version
+  (``tf.random_uniform([VOCAB_SIZE, EMBED_SIZE], -1.0, 1.0)``) did; the class version's
+  ``tf.random_uniform_initializer()`` defaults to [0, 1), which starts every vector in one orthant.
+* Checkpoints go to ``<run_dir>/checkpoints`` and ``run_dir`` records the hyperparameters
+  (``config.json``): restoring a checkpoint written with other hyperparameters is refused with a clear
+  message (:func:`cs20lib.config.check_run_config`) instead of silently loading it.
+* After a restore the input resumes where the checkpointed run stopped (the stream starts at batch
+  ``global_step``), so an interrupted run sees each batch once, as an uninterrupted one does.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from pathlib import Path
+
+import numpy as np
+import tensorflow as tf
+
+from .config import Word2VecConfig
+from .runs import CheckpointMismatchError, check_run_config, write_run_config
+from .skipgram import SkipGramStream
+
+tf1 = tf.compat.v1
+
+__all__ = ["SkipGramModel"]
+
+MODEL_NAME = "tf1"
+
+
+class SkipGramModel:
+    """Build the graph for a word2vec model (the lecture's class, graph mode).
+
+    ``data`` is a :class:`~cs20lib.skipgram.SkipGramStream` (the graph reads it through
+    ``Dataset.from_generator``) or a zero-argument callable that returns a ``tf.data.Dataset`` of
+    (centers ``[batch]``, targets ``[batch, 1]``); it is called inside the model's graph.
+    """
+
+    def __init__(
+        self,
+        data,
+        vocab_size: int,
+        embed_size: int,
+        batch_size: int,
+        num_sampled: int,
+        learning_rate: float,
+        *,
+        skip_step: int = 5_000,
+        run_dir: str | os.PathLike | None = None,
+        config: Word2VecConfig | None = None,
+        seed: int | None = 0,
+        verbose: bool = True,
+    ):
+        self.vocab_size = vocab_size
+        self.embed_size = embed_size
+        self.batch_size = batch_size
+        self.num_sampled = num_sampled
+        self.lr = learning_rate
+        self.skip_step = skip_step
+        self.data = data
+        self.seed = seed
+        self.verbose = verbose
+        self.run_dir = Path(run_dir) if run_dir is not None else None
+        self.config = config or Word2VecConfig(
+            vocab_size=vocab_size, embed_size=embed_size, batch_size=batch_size, num_sampled=num_sampled,
+            learning_rate=learning_rate, skip_step=skip_step, seed=seed or 0,
+        )
+        self.graph = tf.Graph()
+        self._start_batch = 0  # where the input stream starts when the iterator is initialised
+        with self.graph.as_default():
+            if seed is not None:
+                tf1.set_random_seed(seed)  # graph-level seed: every random op below is reproducible
+            self.global_step = tf1.get_variable("global_step", initializer=tf.constant(0), trainable=False)
+
+    # -- assembling the graph ---------------------------------------------------------------
+    def _import_data(self):
+        """Step 1: the input: an initializable iterator, so the dataset can be restarted."""
+        with tf.name_scope("data"):
+            if isinstance(self.data, SkipGramStream):
+                stream = self.data
+                size = stream.batch_size
+                self.dataset = tf.data.Dataset.from_generator(
+                    lambda: stream.batches(self._start_batch),
+                    output_signature=(tf.TensorSpec([size], tf.int32), tf.TensorSpec([size, 1], tf.int32)),
+                ).prefetch(64)
+            else:
+                self.dataset = self.data()
+            self.iterator = tf1.data.make_initializable_iterator(self.dataset)
+            self.center_words, self.target_words = self.iterator.get_next()
+
+    def _create_embedding(self):
+        """Step 2 + 3: the embedding matrix and the lookup of the center words."""
+        with tf.name_scope("embed"):
+            self.embed_matrix = tf1.get_variable(
+                "embed_matrix",
+                shape=[self.vocab_size, self.embed_size],
+                initializer=tf1.random_uniform_initializer(-1.0, 1.0),
+            )
+            self.embed = tf.nn.embedding_lookup(self.embed_matrix, self.center_words, name="embedding")
+
+    def _create_loss(self):
+        """Step 4: NCE loss (Gutmann & Hyvaerinen 2010; as used for word2vec by Mnih & Kavukcuoglu 2013)."""
+        with tf.name_scope("loss"):
+            nce_weight = tf1.get_variable(
+                "nce_weight",
+                shape=[self.vocab_size, self.embed_size],
+                initializer=tf1.truncated_normal_initializer(stddev=1.0 / (self.embed_size**0.5)),
+            )
+            nce_bias = tf1.get_variable("nce_bias", initializer=tf.zeros([self.vocab_size]))
+            self.loss = tf.reduce_mean(
+                tf.nn.nce_loss(
+                    weights=nce_weight,
+                    biases=nce_bias,
+                    labels=self.target_words,
+                    inputs=self.embed,
+                    num_sampled=self.num_sampled,
+                    num_classes=self.vocab_size,
+                ),
+                name="loss",
+            )
+
+    def _create_optimizer(self):
+        """Step 5: plain gradient descent; ``minimize`` also increments ``global_step``."""
+        self.optimizer = tf1.train.GradientDescentOptimizer(self.lr).minimize(self.loss, global_step=self.global_step)
+
+    def _create_summaries(self):
+        with tf.name_scope("summaries"):
+            tf1.summary.scalar("loss", self.loss)
+            tf1.summary.histogram("histogram_loss", self.loss)
+            self.summary_op = tf1.summary.merge_all()
+
+    def build_graph(self):
+        """Assemble the whole graph (phase 1); ``train`` executes it (phase 2)."""
+        with self.graph.as_default():
+            self._import_data()
+            self._create_embedding()
+            self._create_loss()
+            self._create_optimizer()
+            self._create_summaries()
+            self.saver = tf1.train.Saver(max_to_keep=5)
+            self.init = tf1.global_variables_initializer()
+        self.graph.finalize()  # nothing may be added by accident while training
+        return self
+
+    # -- executing it -------------------------------------------------------------------------
+    def _require_run_dir(self) -> Path:
+        if self.run_dir is None:
+            raise ValueError("SkipGramModel needs run_dir=... to write checkpoints and summaries")
+        return self.run_dir
+
+    def _session(self) -> tf1.Session:
+        # Two threads each way, the same on every machine, so runs are reproducible.
+        config = tf1.ConfigProto(intra_op_parallelism_threads=2, inter_op_parallelism_threads=2)
+        return tf1.Session(graph=self.graph, config=config)
+
+    def _restore(self, sess) -> int:
+        """Restore the latest checkpoint of this run, if any; return the global step."""
+        run_dir = self._require_run_dir()
+        check_run_config(run_dir, self.config, MODEL_NAME)
+        ckpt = tf1.train.get_checkpoint_state(str(run_dir / "checkpoints"))
+        if ckpt and ckpt.model_checkpoint_path:
+            try:
+                self.saver.restore(sess, ckpt.model_checkpoint_path)
+            except (tf.errors.InvalidArgumentError, tf.errors.NotFoundError) as exc:
+                first_line = str(exc).strip().splitlines()[0]
+                raise CheckpointMismatchError(
+                    f"cannot restore {ckpt.model_checkpoint_path} into this model ({first_line}); it was written "
+                    f"by a model of another shape. Train into a new run directory."
+                ) from None
+        return int(sess.run(self.global_step))
+
+    def current_step(self) -> int:
+        """The global step of the run's latest checkpoint (0 before any training)."""
+        with self._session() as sess:
+            sess.run(self.init)
+            return self._restore(sess)
+
+    def train(self, num_train_steps: int) -> list[tuple[int, float]]:
+        """Run ``num_train_steps`` more steps, resuming from the run's latest checkpoint.
+
+        Prints ``Average loss at step ...`` every ``skip_step`` steps and saves a checkpoint then and
+        at the end; writes the merged summaries every step. Returns the printed (step, average loss)
+        pairs.
+        """
+        run_dir = self._require_run_dir()
+        history = []
+        with self._session() as sess:
+            sess.run(self.init)
+            initial_step = self._restore(sess)
+            write_run_config(run_dir, self.config, MODEL_NAME)
+            self._start_batch = initial_step
+            sess.run(self.iterator.initializer)
+            writer = tf1.summary.FileWriter(str(run_dir / "train"), sess.graph)
+            total_loss, started = 0.0, time.perf_counter()
+            for index in range(initial_step, initial_step + num_train_steps):
+                try:
+                    loss_batch, _, summary = sess.run([self.loss, self.optimizer, self.summary_op])
+                except tf.errors.OutOfRangeError:  # a finite stream ran out: start it again
+                    self._start_batch = 0
+                    sess.run(self.iterator.initializer)
+                    loss_batch, _, summary = sess.run([self.loss, self.optimizer, self.summary_op])
+                if not np.isfinite(loss_batch):
+                    writer.close()
+                    raise FloatingPointError(
+                        f"the loss became {loss_batch} at step {index}; the last good checkpoint in "
+                        f"{run_dir / 'checkpoints'} is intact. Lower the learning rate ({self.lr}) and train again."
+                    )
+                writer.add_summary(summary, global_step=index)
+                total_loss += loss_batch
+                if (index + 1) % self.skip_step == 0:
+                    average = total_loss / self.skip_step
+                    history.append((index, float(average)))
+                    if self.verbose:
+                        rate = self.skip_step / (time.perf_counter() - started)
+                        print(f"Average loss at step {index}: {average:5.1f}  ({rate:,.0f} steps/s)")
+                    total_loss, started = 0.0, time.perf_counter()
+                    self.saver.save(sess, str(run_dir / "checkpoints" / "skip-gram"), global_step=self.global_step)
+            if num_train_steps % self.skip_step:
+                self.saver.save(sess, str(run_dir / "checkpoints" / "skip-gram"), global_step=self.global_step)
+            writer.close()
+        return history
+
+    def embeddings(self) -> np.ndarray:
+        """The trained embedding matrix, restored from the latest checkpoint."""
+        with self._session() as sess:
+            sess.run(self.init)
+            self._restore(sess)
+            return sess.run(self.embed_matrix)
+
+    def visualize(self, vocab, num_visualize: int = 3_000, visual_fld: str | os.PathLike | None = None) -> Path:
+        """Projector files for the first ``num_visualize`` words (the lecture's ``visualize``).
+
+        Like the lecture: restore the trained matrix, copy its first rows into a variable named
+        ``embedding``, save that with a ``tf.train.Saver`` next to ``projector_config.pbtxt`` and the
+        words as metadata. Written to ``visual_fld`` (default ``<run_dir>/projector``).
+        """
+        from .projector import export_projector
+
+        folder = Path(visual_fld) if visual_fld is not None else self._require_run_dir() / "projector"
+        return export_projector(folder, self.embeddings(), vocab, num_visualize, form="tf1")

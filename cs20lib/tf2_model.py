@@ -1,0 +1,151 @@
+"""The TF2 counterpart of the lecture's model: a ``tf.Module`` skip-gram with two losses.
+
+Where the graph model builds ops into a ``tf.Graph`` and runs them in a ``Session``, here the model is
+a Python object that owns its variables (``tf.Module`` tracks them for checkpoints), the loss is an
+ordinary function called under ``tf.GradientTape``, and ``tf.function`` compiles the training step.
+
+Losses (both average over the batch, like the lecture's ``tf.reduce_mean``):
+
+* ``nce``: noise-contrastive estimation, ``tf.nn.nce_loss`` as in the lecture (Gutmann & Hyvaerinen
+  2010; Mnih & Kavukcuoglu 2013), with ``num_sampled`` noise words per batch drawn from the
+  log-uniform (Zipfian) distribution over ids, which fits a vocabulary sorted by frequency;
+* ``negative``: word2vec's negative sampling (Mikolov et al. 2013b, eq. 4):
+  ``log sigma(u_o . v_c) + sum_k log sigma(-u_k . v_c)`` with ``num_sampled`` negatives per pair drawn
+  from the unigram distribution raised to ``power`` (3/4).
+
+All randomness (initial values, noise words) comes from seeds and a ``tf.random.Generator`` whose
+state is a variable, so a checkpoint captures it and a resumed run draws the same noise words as an
+uninterrupted one.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import tensorflow as tf
+
+__all__ = ["SGD", "SkipGram", "log_uniform_sample", "unigram_table"]
+
+
+class SkipGram(tf.Module):
+    """Skip-gram word2vec: ``embed_matrix`` (input vectors v), ``nce_weight`` (output vectors u), ``nce_bias``.
+
+    ``init="uniform"`` starts ``embed_matrix`` in [-1, 1) and ``nce_weight`` from a truncated normal
+    with stddev 1/sqrt(embed_size), as the lecture; ``init="word2vec"`` uses the C tool's
+    [-0.5, 0.5) / embed_size and zeros. Names and shapes match the graph model's variables.
+    """
+
+    def __init__(self, vocab_size: int, embed_size: int, *, init: str = "uniform", seed: int = 0):
+        super().__init__(name="skip_gram")
+        self.vocab_size, self.embed_size = vocab_size, embed_size
+        shape = [vocab_size, embed_size]
+        with self.name_scope:
+            if init == "uniform":
+                embed = tf.random.stateless_uniform(shape, seed=[seed, 1], minval=-1.0, maxval=1.0)
+                weight = tf.random.stateless_truncated_normal(shape, seed=[seed, 2], stddev=1.0 / math.sqrt(embed_size))
+            elif init == "word2vec":
+                embed = tf.random.stateless_uniform(shape, seed=[seed, 1], minval=-0.5, maxval=0.5) / embed_size
+                weight = tf.zeros(shape)
+            else:
+                raise ValueError(f"init must be 'uniform' or 'word2vec', not {init!r}")
+            self.embed_matrix = tf.Variable(embed, name="embed_matrix")
+            self.nce_weight = tf.Variable(weight, name="nce_weight")
+            self.nce_bias = tf.Variable(tf.zeros([vocab_size]), name="nce_bias")
+
+    def __call__(self, centers):
+        """The embeddings of ``centers`` (the lecture's ``embedding_lookup``)."""
+        return tf.nn.embedding_lookup(self.embed_matrix, centers)
+
+    def nce_loss(self, centers, targets, sampled_values):
+        """Mean NCE loss of a batch; ``sampled_values`` from :func:`log_uniform_sample`."""
+        return tf.reduce_mean(
+            tf.nn.nce_loss(
+                weights=self.nce_weight,
+                biases=self.nce_bias,
+                labels=tf.cast(targets, tf.int64),
+                inputs=self(centers),
+                num_sampled=int(sampled_values[0].shape[0]),
+                num_classes=self.vocab_size,
+                sampled_values=sampled_values,
+            )
+        )
+
+    def negative_sampling_loss(self, centers, targets, negatives):
+        """Mean negative-sampling loss; ``negatives`` is ``[batch, k]`` ids drawn from unigram^3/4."""
+        v = self(centers)  # [B, D]
+        u_true = tf.gather(self.nce_weight, targets[:, 0])  # [B, D]
+        u_noise = tf.gather(self.nce_weight, negatives)  # [B, K, D]
+        true_logit = tf.reduce_sum(v * u_true, axis=1) + tf.gather(self.nce_bias, targets[:, 0])
+        noise_logit = tf.einsum("bd,bkd->bk", v, u_noise) + tf.gather(self.nce_bias, negatives)
+        # -log sigma(x) = softplus(-x); -log sigma(-x) = softplus(x)
+        return tf.reduce_mean(tf.nn.softplus(-true_logit) + tf.reduce_sum(tf.nn.softplus(noise_logit), axis=1))
+
+
+def log_uniform_sample(generator: tf.random.Generator, num_sampled: int, range_max: int, targets):
+    """Noise words for ``tf.nn.nce_loss`` from the log-uniform distribution, drawn with ``generator``.
+
+    P(k) = (log(k + 2) - log(k + 1)) / log(range_max + 1), the distribution of TensorFlow's
+    ``log_uniform_candidate_sampler``; drawn by inverting its CDF, with replacement (like word2vec), so
+    the expected count of a class is ``num_sampled * P(k)``. Returns the ``sampled_values`` triple.
+    """
+    log_range = math.log(range_max + 1.0)
+    u = generator.uniform([num_sampled], dtype=tf.float64)
+    sampled = tf.cast(tf.floor(tf.exp(u * log_range)), tf.int64) - 1
+    sampled = tf.clip_by_value(sampled, 0, range_max - 1)
+
+    def expected(ids):
+        ids = tf.cast(ids, tf.float64)
+        p = (tf.math.log(ids + 2.0) - tf.math.log(ids + 1.0)) / log_range
+        return tf.cast(num_sampled * p, tf.float32)
+
+    return sampled, expected(tf.cast(targets, tf.int64)), expected(sampled)
+
+
+def unigram_table(counts: np.ndarray, power: float = 0.75) -> np.ndarray:
+    """Cumulative noise distribution ``counts ** power`` (normalised, float64), UNK's share set to 0.
+
+    Negatives are drawn with ``searchsorted(cdf, uniform)``, which is what word2vec's 10^8-entry
+    unigram table approximates.
+    """
+    weights = np.asarray(counts, dtype=np.float64) ** power
+    weights[0] = 0.0  # never draw UNK as a negative
+    cdf = np.cumsum(weights)
+    return cdf / cdf[-1]
+
+
+class SGD(tf.Module):
+    """Plain stochastic gradient descent with sparse updates and an optional linear decay.
+
+    ``w <- w - lr * grad``, applied only to the rows a batch touched when the gradient is
+    ``tf.IndexedSlices`` (an embedding lookup's gradient), which is what ``GradientDescentOptimizer``
+    does in the lecture. ``iterations`` counts applied updates and is saved with checkpoints, so the
+    decayed learning rate continues correctly after a restore. With ``decay_steps`` the rate falls
+    linearly from ``learning_rate`` to ``min_learning_rate`` (word2vec's schedule).
+    """
+
+    def __init__(self, learning_rate: float, *, decay_steps: int | None = None, min_learning_rate: float = 1e-4):
+        super().__init__(name="sgd")
+        self.initial_learning_rate = float(learning_rate)
+        self.decay_steps = decay_steps
+        self.min_learning_rate = float(min_learning_rate)
+        self.iterations = tf.Variable(0, dtype=tf.int64, trainable=False, name="iterations")
+
+    def learning_rate(self):
+        if not self.decay_steps:
+            return tf.constant(self.initial_learning_rate)
+        progress = tf.minimum(tf.cast(self.iterations, tf.float32) / float(self.decay_steps), 1.0)
+        lr = self.initial_learning_rate * (1.0 - progress)
+        return tf.maximum(lr, self.min_learning_rate)
+
+    def apply_gradients(self, grads_and_vars):
+        lr = self.learning_rate()
+        for grad, var in grads_and_vars:
+            if grad is None:
+                continue
+            if isinstance(grad, tf.IndexedSlices):
+                var.scatter_sub(tf.IndexedSlices(lr * grad.values, grad.indices, grad.dense_shape))
+            else:
+                var.assign_sub(lr * grad)
+        self.iterations.assign_add(1)
+        return lr
