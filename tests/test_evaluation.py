@@ -259,7 +259,8 @@ def test_nearest_neighbours_known_angles():
     vocab, emb = compass()
     result = nearest_neighbours(emb, vocab, "a", k=3)
     assert [word for word, _ in result] == ["g", "b", "c"]  # not "a" itself, not UNK
-    assert [sim for _, sim in result] == pytest.approx([1.0, math.cos(math.radians(10)), math.cos(math.radians(30))], abs=1e-6)
+    cosines = [1.0, math.cos(math.radians(10)), math.cos(math.radians(30))]
+    assert [sim for _, sim in result] == pytest.approx(cosines, abs=1e-6)
     assert all(type(word) is str and type(sim) is float for word, sim in result)
     everything = nearest_neighbours(emb, vocab, "a", k=100)  # k beyond the vocabulary
     assert [word for word, _ in everything] == ["g", "b", "c", "d", "e", "f"]
@@ -298,7 +299,10 @@ def test_nearest_neighbours_unknown_word():
 # analogies: by hand, then against gensim
 # ----------------------------------------------------------------------------------------------
 def royals():
-    """king - man + woman = queen exactly; woman - man + king is queen too (not prince); prince - king + queen is woman."""
+    """king - man + woman = queen exactly; woman - man + king is queen too (not prince).
+
+    And prince - king + queen is woman (not man).
+    """
     words = [UNK, "man", "woman", "king", "queen", "prince", "apple"]
     vocab = Vocabulary(words, [0, 60, 50, 40, 30, 20, 10])
     emb = np.array(
@@ -312,7 +316,8 @@ def test_analogies_by_hand(tmp_path):
     vocab, emb = royals()
     path = tmp_path / "royal.txt"
     path.write_text(
-        ": royalty\nMan King Woman QUEEN\nman king woman zebra\n: family\nman woman king prince\nking prince queen man\n",
+        ": royalty\nMan King Woman QUEEN\nman king woman zebra\n"
+        ": family\nman woman king prince\nking prince queen man\n",
         encoding="utf-8",
     )
     result = evaluate_analogies(emb, vocab, path)
