@@ -8,12 +8,13 @@ STAMP := $(VENV)/.cs20-installed
 ARGS ?=
 PYTEST_ARGS ?=
 
-.PHONY: help venv demo test lab bench lock clean
+.PHONY: help venv demo test lab bench notebooks lock clean
 
 help:
 	@echo "make demo   train word2vec and write checkpoints, TensorBoard logs, projector files, t-SNE plot (ARGS='--help' for flags)"
 	@echo "make test   run every test: cs20lib unit tests and strict nbval of every notebook"
 	@echo "make lab    JupyterLab on notebooks/"
+	@echo "make notebooks  re-execute every notebook in a fresh kernel, storing its outputs"
 	@echo "make bench  benchmarks/pipeline.py on the configured corpus"
 	@echo "make lock   re-pin constraints.txt from a fresh install"
 
@@ -21,6 +22,7 @@ $(STAMP): pyproject.toml constraints.txt
 	@$(PYTHON) -c 'import sys; v = sys.version_info[:2]; sys.exit(0 if v == (3, 11) else f"cs20-word2vec needs Python 3.11, found {v[0]}.{v[1]} at {sys.executable}: run make PYTHON=/path/to/python3.11")'
 	@[ -x $(BIN)/python ] || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --disable-pip-version-check -q -c constraints.txt -e '.[dev]'
+	$(BIN)/python -m ipykernel install --sys-prefix --name cs20-word2vec --display-name "Python 3.11 (cs20-word2vec)" > /dev/null
 	@touch $(STAMP)
 
 venv: $(STAMP)
@@ -33,6 +35,12 @@ test: $(STAMP)
 
 lab: $(STAMP)
 	$(BIN)/jupyter lab --notebook-dir=notebooks
+
+# Re-execute every notebook top to bottom in a fresh kernel and store its outputs (then `make test`).
+notebooks: $(STAMP)
+	cd notebooks && for nb in [0-9]*.ipynb; do \
+	  ../$(BIN)/jupyter nbconvert --to notebook --execute --inplace --ExecutePreprocessor.kernel_name=cs20-word2vec --ExecutePreprocessor.timeout=1200 "$$nb" || exit 1; \
+	done
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/pipeline.py $(ARGS)

@@ -38,7 +38,7 @@ import importlib.util
 import json
 import math
 import os
-import tempfile
+import secrets
 import warnings
 from pathlib import Path
 from typing import Any, Iterable, Mapping
@@ -230,10 +230,7 @@ def nearest_neighbours_many(
         sims = unit[batch] @ unit.T  # cosine similarities [batch, size]
         sims[:, 0] = -np.inf  # never UNK
         sims[rows, batch] = -np.inf  # never the word itself
-        if take < size:
-            top = np.argpartition(-sims, take - 1, axis=1)[:, :take]
-        else:
-            top = np.broadcast_to(np.arange(size), sims.shape)
+        top = np.argpartition(-sims, take - 1, axis=1)[:, :take]  # the best `take`, unordered
         values = np.take_along_axis(sims, top, axis=1)
         order = np.lexsort((top, -values), axis=-1)  # best first; equal similarities by id
         top = np.take_along_axis(top, order, axis=1)
@@ -409,7 +406,9 @@ def evaluate_analogies(
 
     if len(quads):
         table = _AnalogyTable(matrix, n)
-        # Two float32 evaluations of the same cosine differ by at most about (dim + 2) units of roundoff.
+        # Each float32 evaluation of a cosine of unit vectors is within about (dim + 2) units of roundoff
+        # (u = eps / 2) of the exact value, so ours and gensim's can order two scores differently only
+        # if they are within 4 (dim + 2) u of each other; twice that margin sends a question to replay.
         tolerance = 4.0 * (matrix.shape[1] + 2) * float(np.finfo(np.float32).eps)
         step = max(1, min(len(quads), _BATCH_ELEMENTS // n))
         buffer = np.empty((step, n), dtype=np.float32)
@@ -582,13 +581,13 @@ def write_metrics(path: str | os.PathLike, metrics: Mapping[str, Any]) -> Path:
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     text = json.dumps(metrics, indent=2, sort_keys=True, default=_plain) + "\n"
-    handle, tmp_name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}.tmp")
     try:
-        with os.fdopen(handle, "w", encoding="utf-8") as tmp:
-            tmp.write(text)
-        os.replace(tmp_name, path)
+        with open(tmp, "x", encoding="utf-8") as stream:  # a new file, with the usual permissions
+            stream.write(text)
+        os.replace(tmp, path)
     except BaseException:
-        Path(tmp_name).unlink(missing_ok=True)
+        tmp.unlink(missing_ok=True)
         raise
     return path
 
@@ -605,14 +604,17 @@ def _analogy_lines(result: Mapping[str, Any]) -> list[str]:
         f"({result['correct']:,}/{result['considered']:,} questions; {result['skipped']:,} skipped, out of vocabulary)"
     ]
     sections = result.get("sections") or {}
-    if sections:
-        syntactic = [s for name, s in sections.items() if name.startswith("gram")]
-        semantic = [s for name, s in sections.items() if not name.startswith("gram")]
+    # Google's set: the "gram*" sections are the syntactic questions, the others semantic (Mikolov et al.)
+    syntactic = [s for name, s in sections.items() if name.startswith("gram")]
+    semantic = [s for name, s in sections.items() if not name.startswith("gram")]
+    if syntactic and semantic:
         parts = []
         for label, group in (("semantic", semantic), ("syntactic", syntactic)):
-            if group:
-                parts.append(f"{label} {_percent(sum(s['correct'] for s in group), sum(s['considered'] for s in group))}")
+            right, asked = sum(s["correct"] for s in group), sum(s["considered"] for s in group)
+            parts.append(f"{label} {_percent(right, asked)}")
         lines.append("  " + ", ".join(parts))
+    elif 1 < len(sections) <= 6:  # a small set of its own (e.g. the toy corpus's): every section
+        lines.append("  " + ", ".join(f"{name} {_percent(s['correct'], s['considered'])}" for name, s in sections.items()))
     return lines
 
 

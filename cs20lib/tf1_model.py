@@ -29,7 +29,6 @@ What differs from the lecture, each a defect of the original:
 from __future__ import annotations
 
 import os
-import time
 from pathlib import Path
 
 import numpy as np
@@ -209,7 +208,7 @@ class SkipGramModel:
             self._start_batch = initial_step
             sess.run(self.iterator.initializer)
             writer = tf1.summary.FileWriter(str(run_dir / "train"), sess.graph)
-            total_loss, started = 0.0, time.perf_counter()
+            total_loss = 0.0
             for index in range(initial_step, initial_step + num_train_steps):
                 try:
                     loss_batch, _, summary = sess.run([self.loss, self.optimizer, self.summary_op])
@@ -229,9 +228,8 @@ class SkipGramModel:
                     average = total_loss / self.skip_step
                     history.append((index, float(average)))
                     if self.verbose:
-                        rate = self.skip_step / (time.perf_counter() - started)
-                        print(f"Average loss at step {index}: {average:5.1f}  ({rate:,.0f} steps/s)")
-                    total_loss, started = 0.0, time.perf_counter()
+                        print(f"Average loss at step {index}: {average:5.1f}")
+                    total_loss = 0.0
                     self.saver.save(sess, str(run_dir / "checkpoints" / "skip-gram"), global_step=self.global_step)
             if num_train_steps % self.skip_step:
                 self.saver.save(sess, str(run_dir / "checkpoints" / "skip-gram"), global_step=self.global_step)

@@ -332,6 +332,9 @@ def test_analogies_by_hand(tmp_path):
             "family": {"correct": 0, "considered": 2, "accuracy": 0.0},
         },
     }
+    printed = format_metrics(result)
+    assert "33.3% (1/3 questions; 1 skipped" in printed
+    assert "royalty 100.0% (1/1), family 0.0% (0/2)" in printed  # no gram* sections: each section shown
     # only the 3 most frequent words (man, woman, king) are candidates: every question has another word
     assert evaluate_analogies(emb, vocab, path, restrict_vocab=3)["considered"] == 0
     assert evaluate_analogies(emb, vocab, path, restrict_vocab=4)["considered"] == 1
