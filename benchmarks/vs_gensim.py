@@ -1,0 +1,250 @@
+"""cs20lib's word2vec beside gensim: speed, memory and quality, measured side by side in one run.
+
+Run:  python benchmarks/vs_gensim.py [--quick] [--config default|lecture] [--corpus PATH] [--out DIR]
+
+Each system trains in its own child process, one after the other, on the same corpus with the same
+settings, so that each one's peak RSS is its own; the parent collects the figures and prints a table.
+
+--config default   word2vec's settings: skip-gram, 128 dims, window 5, 5 negatives, min_count 5,
+                   subsampling 1e-3, 5 epochs, 2 threads. Systems: cs20lib's TF2 trainer and gensim.
+--config lecture   the lecture's settings (NCE with 64 samples, window 1, 50,000 words, batch 128,
+                   100,000 steps, learning rate 1.0). Systems: cs20lib's graph-mode model, its TF2
+                   model, and the closest gensim run (skip-gram, window 1, 64 negatives, 50,000 words,
+                   no subsampling, 1 epoch).
+
+Corpus: the verified text8 from the cache when present, else ../shared/data/wiki_text8like.zip (text8's
+size and format); --quick uses ../shared/data/text8_head.zip (2.1M words) and finishes in minutes.
+Analogy accuracy: Google's set, restrict_vocab=30000, 3CosAdd; WordSim-353: Spearman. Both systems'
+vectors are scored by the same code (cs20lib.evaluation, which reproduces gensim's
+evaluate_word_analogies / evaluate_word_pairs exactly).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+REPO = HERE.parent
+SHARED = Path(os.environ.get("CS20_SHARED_DATA", REPO.parent / "shared" / "data"))
+sys.path.insert(0, str(REPO))
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+SENTENCE = 10_000  # gensim's Text8Corpus cuts text8 into "sentences" of 10,000 words; so do both here
+
+SETTINGS = {
+    "default": dict(embed_size=128, skip_window=5, negatives=5, min_count=5, vocab_size=None, sample=1e-3, epochs=5, alpha=0.025, threads=2),
+    "lecture": dict(embed_size=128, skip_window=1, negatives=64, min_count=1, vocab_size=50_000, sample=0.0, epochs=None, steps=100_000, batch_size=128, learning_rate=1.0, threads=2),
+}
+SYSTEMS = {"default": ["cs20lib-tf2", "gensim"], "lecture": ["cs20lib-tf1", "cs20lib-tf2", "gensim"]}
+
+
+def default_corpus(quick: bool) -> Path:
+    if quick:
+        return SHARED / "text8_head.zip"
+    from cs20lib.corpus import TEXT8, CorruptArchiveError, cache_dir, verify_zip
+
+    cached = cache_dir() / TEXT8.filename
+    if cached.exists():
+        try:
+            verify_zip(cached, TEXT8)
+            return cached
+        except CorruptArchiveError:
+            pass
+    return SHARED / "wiki_text8like.zip"
+
+
+def peak_rss_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # Linux reports KiB
+
+
+# -----------------------------------------------------------------------------------------------
+# The workers: each runs in its own process and prints one JSON line
+# -----------------------------------------------------------------------------------------------
+
+
+def evaluate_vectors(vectors, vocab) -> dict:
+    from cs20lib.evaluation import eval_data_path, evaluate_analogies, evaluate_wordsim
+
+    analogies = evaluate_analogies(vectors, vocab, eval_data_path("questions-words.txt"), restrict_vocab=30_000)
+    wordsim = evaluate_wordsim(vectors, vocab, eval_data_path("wordsim353.tsv"))
+    return {"analogy": analogies["accuracy"], "analogy_considered": analogies["considered"], "wordsim": wordsim["spearman"]}
+
+
+def work_gensim(corpus: Path, config: str, seed: int) -> dict:
+    import numpy as np
+    from gensim.models import Word2Vec
+
+    from cs20lib.corpus import read_words
+    from cs20lib.vocab import Vocabulary
+
+    s = SETTINGS[config]
+    start = time.perf_counter()
+    words = read_words(corpus)
+    sentences = [words[i : i + SENTENCE] for i in range(0, len(words), SENTENCE)]
+    read_seconds = time.perf_counter() - start
+    model = Word2Vec(
+        vector_size=s["embed_size"], window=s["skip_window"], negative=s["negatives"], min_count=s["min_count"],
+        max_final_vocab=s["vocab_size"], sample=s["sample"], sg=1, hs=0, workers=s["threads"], seed=seed, alpha=0.025, min_alpha=0.0001,
+    )
+    start = time.perf_counter()
+    model.build_vocab(sentences)
+    vocab_seconds = time.perf_counter() - start
+    epochs = s["epochs"] or 1
+    start = time.perf_counter()
+    effective, raw = model.train(sentences, total_examples=model.corpus_count, epochs=epochs)
+    train_seconds = time.perf_counter() - start
+    # the same scoring code as ours: a Vocabulary in gensim's order (by frequency), UNK row zero
+    keys = list(model.wv.index_to_key)
+    counts = [int(model.wv.get_vecattr(key, "count")) for key in keys]
+    vocab = Vocabulary(["UNK"] + keys, [0] + counts)
+    vectors = np.vstack([np.zeros((1, model.wv.vector_size), np.float32), model.wv.vectors])
+    return {
+        "system": "gensim", "words": len(words), "vocab": len(keys), "read_s": read_seconds, "vocab_s": vocab_seconds,
+        "train_s": train_seconds, "effective_words": int(effective), "effective_words_per_s": effective / train_seconds,
+        "peak_rss_mb": peak_rss_mb(), **evaluate_vectors(vectors, vocab),
+    }
+
+
+def work_cs20lib(corpus: Path, config: str, seed: int, model_name: str, run_root: Path) -> dict:
+    import shutil
+
+    from cs20lib.config import Word2VecConfig
+    from cs20lib.experiment import prepare_data, train
+    from cs20lib.runs import load_embeddings
+    from cs20lib.skipgram import SkipGramStream
+
+    s = SETTINGS[config]
+    start = time.perf_counter()
+    if config == "default":
+        base = Word2VecConfig(
+            vocab_size=None, min_count=s["min_count"], embed_size=s["embed_size"], skip_window=s["skip_window"],
+            num_sampled=s["negatives"], loss="negative", sample=s["sample"], keep_unk=False, lr_decay="linear",
+            init="word2vec", batch_size=WORD2VEC_BATCH, learning_rate=s["alpha"] * WORD2VEC_BATCH, seed=seed,
+        )
+    else:
+        base = Word2VecConfig(seed=seed)
+    data, cfg = prepare_data(base, corpus, fallback_to_toy=False, progress=False)
+    prepare_seconds = time.perf_counter() - start
+    stream = SkipGramStream(data.ids, cfg.batch_size, cfg.skip_window, seed=seed, sample=cfg.sample, counts=data.vocab.counts, drop_unk=not cfg.keep_unk)
+    if config == "default":
+        steps = round(s["epochs"] * stream.pairs_per_epoch() / cfg.batch_size)
+        cfg = cfg.replace(num_train_steps=steps, skip_step=max(1, steps // 10))
+    effective_words = len(stream._epoch(0)[0]) * (s["epochs"] or 1)
+    run_dir = run_root / f"{model_name}-{config}"
+    shutil.rmtree(run_dir, ignore_errors=True)
+    start = time.perf_counter()
+    train(cfg, data, model=model_name.split("-")[1], run_dir=run_dir, progress=False, verbose=False)
+    train_seconds = time.perf_counter() - start
+    if config == "lecture":  # 100,000 steps of 128 pairs: the words they cover
+        effective_words = round(cfg.num_train_steps * cfg.batch_size / (stream.pairs_per_epoch() / len(data.ids)))
+    return {
+        "system": model_name, "words": len(data.ids), "vocab": len(data.vocab) - 1, "read_s": prepare_seconds, "vocab_s": 0.0,
+        "train_s": train_seconds, "steps": cfg.num_train_steps, "batch_size": cfg.batch_size,
+        "effective_words": effective_words, "effective_words_per_s": effective_words / train_seconds,
+        "peak_rss_mb": peak_rss_mb(), **evaluate_vectors(load_embeddings(run_dir), data.vocab),
+    }
+
+
+#: pairs per step of the TF2 trainer under word2vec's settings (its learning rate scales with it)
+WORD2VEC_BATCH = 512
+
+
+# -----------------------------------------------------------------------------------------------
+# The parent: runs the workers one after the other and reports
+# -----------------------------------------------------------------------------------------------
+
+
+def run_worker(system: str, corpus: Path, config: str, seed: int, out: Path) -> dict:
+    command = [sys.executable, __file__, "--worker", system, "--corpus", str(corpus), "--config", config, "--seed", str(seed), "--out", str(out)]
+    print(f"[{time.strftime('%H:%M:%S')}] {system}: training ...", flush=True)
+    result = subprocess.run(command, capture_output=True, text=True)
+    if result.returncode != 0:
+        raise SystemExit(f"{system} failed:\n{result.stdout}\n{result.stderr}")
+    figures = json.loads(result.stdout.strip().splitlines()[-1])
+    print(f"[{time.strftime('%H:%M:%S')}] {system}: {figures['train_s']:.0f} s, analogy {figures['analogy']:.1%}, WordSim {figures['wordsim']:.3f}", flush=True)
+    return figures
+
+
+def report(results: list[dict], config: str, corpus: Path) -> str:
+    rows = [
+        ("training wall s", "train_s", "{:,.1f}"),
+        ("vocabulary + reading s", None, "{:,.1f}"),
+        ("effective words/s", "effective_words_per_s", "{:,.0f}"),
+        ("peak RSS MB", "peak_rss_mb", "{:,.0f}"),
+        ("analogy (30k)", "analogy", "{:.1%}"),
+        ("WordSim-353 Spearman", "wordsim", "{:.3f}"),
+    ]
+    names = [r["system"] for r in results]
+    reference = next(r for r in results if r["system"] == "gensim")
+    width = 16
+    lines = [f"config={config}, corpus={corpus.name}, {results[0]['words']:,} words", ""]
+    lines.append(f"{'':<24}" + "".join(f"{n:>{width}}" for n in names) + "".join(f"{n + '/gensim':>{width + 6}}" for n in names if n != "gensim"))
+    for label, key, fmt in rows:
+        values = [r["read_s"] + r["vocab_s"] if key is None else r[key] for r in results]
+        ref = reference["read_s"] + reference["vocab_s"] if key is None else reference[key]
+        ratios = [v / ref if ref else float("nan") for v, r in zip(values, results) if r["system"] != "gensim"]
+        lines.append(f"{label:<24}" + "".join(f"{fmt.format(v):>{width}}" for v in values) + "".join(f"{x:>{width + 6}.2f}" for x in ratios))
+    return "\n".join(lines)
+
+
+def plot(results: list[dict], path: Path, title: str) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    panels = [("train_s", "training wall s"), ("peak_rss_mb", "peak RSS MB"), ("analogy", "analogy accuracy"), ("wordsim", "WordSim-353 Spearman")]
+    fig, axes = plt.subplots(1, len(panels), figsize=(4 * len(panels), 3.2))
+    for ax, (key, label) in zip(axes, panels):
+        ax.bar([r["system"] for r in results], [r[key] for r in results], color=["C0", "C1", "C2"][: len(results)])
+        ax.set_title(label)
+        ax.tick_params(axis="x", labelrotation=20)
+    fig.suptitle(title)
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--config", choices=sorted(SETTINGS), default="default")
+    parser.add_argument("--quick", action="store_true", help="text8_head.zip (2.1M words) instead of a text8-size corpus")
+    parser.add_argument("--corpus", default=None, help="a text8-format corpus (default: see above)")
+    parser.add_argument("--systems", default=None, help="comma-separated subset of the config's systems")
+    parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--out", default=str(REPO / "runs" / "benchmarks"), help="where JSON, plot and run directories go")
+    parser.add_argument("--worker", default=None, help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    corpus = Path(args.corpus) if args.corpus else default_corpus(args.quick)
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+
+    if args.worker:
+        if args.worker == "gensim":
+            figures = work_gensim(corpus, args.config, args.seed)
+        else:
+            figures = work_cs20lib(corpus, args.config, args.seed, args.worker, out)
+        print(json.dumps(figures))
+        return 0
+
+    systems = args.systems.split(",") if args.systems else SYSTEMS[args.config]
+    print(f"corpus {corpus}; config {args.config}: {json.dumps(SETTINGS[args.config])}")
+    results = [run_worker(system, corpus, args.config, args.seed, out) for system in systems]
+    text = report(results, args.config, corpus)
+    print("\n" + text)
+    stem = f"vs_gensim-{args.config}-{corpus.name.split('.')[0]}"
+    (out / f"{stem}.json").write_text(json.dumps({"config": args.config, "corpus": str(corpus), "settings": SETTINGS[args.config], "results": results}, indent=2))
+    if any(r["system"] == "gensim" for r in results):
+        plot(results, out / f"{stem}.png", f"{args.config} settings on {corpus.name}")
+    print(f"\nwritten: {out / (stem + '.json')}, {out / (stem + '.png')}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
