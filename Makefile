@@ -23,6 +23,7 @@ $(STAMP): pyproject.toml constraints.txt
 	@[ -x $(BIN)/python ] || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --disable-pip-version-check -q -c constraints.txt -e '.[dev]'
 	$(BIN)/python -m ipykernel install --sys-prefix --name cs20-word2vec --display-name "Python 3.11 (cs20-word2vec)" > /dev/null
+	$(BIN)/python tools/kernelspec.py $(VENV)
 	@touch $(STAMP)
 
 venv: $(STAMP)
@@ -39,7 +40,8 @@ lab: $(STAMP)
 # Re-execute every notebook top to bottom in a fresh kernel and store its outputs (then `make test`).
 notebooks: $(STAMP)
 	cd notebooks && for nb in [0-9]*.ipynb; do \
-	  ../$(BIN)/jupyter nbconvert --to notebook --execute --inplace --ExecutePreprocessor.kernel_name=cs20-word2vec --ExecutePreprocessor.timeout=1200 "$$nb" || exit 1; \
+	  ../$(BIN)/jupyter nbconvert --to notebook --execute --inplace --ExecutePreprocessor.kernel_name=cs20-word2vec \
+	    --ExecutePreprocessor.timeout=1200 "$$nb" || exit 1; \
 	done
 
 bench: $(STAMP)
