@@ -182,14 +182,17 @@ def report(results: list[dict], config: str, corpus: Path) -> str:
         ("WordSim-353 Spearman", "wordsim", "{:.3f}"),
     ]
     names = [r["system"] for r in results]
-    reference = next(r for r in results if r["system"] == "gensim")
+    reference = next((r for r in results if r["system"] == "gensim"), None)
     width = 16
     lines = [f"config={config}, corpus={corpus.name}, {results[0]['words']:,} words", ""]
-    lines.append(f"{'':<24}" + "".join(f"{n:>{width}}" for n in names) + "".join(f"{n + '/gensim':>{width + 6}}" for n in names if n != "gensim"))
+    ratio_names = [n for n in names if n != "gensim"] if reference is not None else []
+    lines.append(f"{'':<24}" + "".join(f"{n:>{width}}" for n in names) + "".join(f"{n + '/gensim':>{width + 6}}" for n in ratio_names))
     for label, key, fmt in rows:
         values = [r["read_s"] + r["vocab_s"] if key is None else r[key] for r in results]
-        ref = reference["read_s"] + reference["vocab_s"] if key is None else reference[key]
-        ratios = [v / ref if ref else float("nan") for v, r in zip(values, results) if r["system"] != "gensim"]
+        ratios = []
+        if reference is not None:
+            ref = reference["read_s"] + reference["vocab_s"] if key is None else reference[key]
+            ratios = [v / ref if ref else float("nan") for v, r in zip(values, results) if r["system"] != "gensim"]
         lines.append(f"{label:<24}" + "".join(f"{fmt.format(v):>{width}}" for v in values) + "".join(f"{x:>{width + 6}.2f}" for x in ratios))
     return "\n".join(lines)
 

@@ -25,7 +25,7 @@ import math
 import numpy as np
 import tensorflow as tf
 
-__all__ = ["SGD", "SkipGram", "log_uniform_sample", "unigram_table"]
+__all__ = ["SGD", "SkipGram", "log_uniform_sample", "negative_sampling_step", "unigram_table"]
 
 
 class SkipGram(tf.Module):
@@ -80,6 +80,35 @@ class SkipGram(tf.Module):
         noise_logit = tf.einsum("bd,bkd->bk", v, u_noise) + tf.gather(self.nce_bias, negatives)
         # -log sigma(x) = softplus(-x); -log sigma(-x) = softplus(x)
         return tf.reduce_mean(tf.nn.softplus(-true_logit) + tf.reduce_sum(tf.nn.softplus(noise_logit), axis=1))
+
+
+def negative_sampling_step(model: "SkipGram", centers, targets, negatives, learning_rate):
+    """One SGD step on the batch-mean negative-sampling loss, with the gradients written out by hand.
+
+    For a pair with center c, target o and negatives k (logits x = u . v_c + b), the loss
+    ``softplus(-x_o) + sum_k softplus(x_k)`` has ``dL/dx = sigma(x) - label`` (label 1 for o, 0 for the
+    negatives), hence ``dL/dv_c = sum_j (sigma(x_j) - label_j) u_j`` and ``dL/du_j = (sigma(x_j) - label_j) v_c``:
+    word2vec's update (Mikolov et al. 2013b; derived step by step in Rong 2014, "word2vec Parameter
+    Learning Explained", eqs. 59-61). The rows are gathered once and the updates scattered once, which
+    is cheaper than ``GradientTape`` over three gathers; ``tests/test_training.py`` checks that it equals
+    the tape's gradient of :meth:`SkipGram.negative_sampling_loss`. Returns the batch's mean loss.
+    """
+    batch = tf.shape(centers)[0]
+    ids = tf.concat([targets, negatives], axis=1)  # [B, 1+K]: the target first, then the negatives
+    v = tf.gather(model.embed_matrix, centers)  # [B, D]
+    u = tf.gather(model.nce_weight, ids)  # [B, 1+K, D]
+    logits = tf.einsum("bd,bkd->bk", v, u) + tf.gather(model.nce_bias, ids)
+    labels = tf.one_hot(tf.zeros([batch], tf.int32), tf.shape(ids)[1])
+    signs = 1.0 - 2.0 * labels  # -1 for the target, +1 for negatives: loss = softplus(sign * x)
+    loss = tf.reduce_sum(tf.nn.softplus(signs * logits)) / tf.cast(batch, tf.float32)
+    g = (tf.sigmoid(logits) - labels) * (learning_rate / tf.cast(batch, tf.float32))  # lr * dL/dx of the mean
+    dv = tf.einsum("bk,bkd->bd", g, u)
+    du = tf.einsum("bk,bd->bkd", g, v)
+    flat_ids = tf.reshape(ids, [-1])
+    model.embed_matrix.scatter_sub(tf.IndexedSlices(dv, centers))
+    model.nce_weight.scatter_sub(tf.IndexedSlices(tf.reshape(du, [-1, model.embed_size]), flat_ids))
+    model.nce_bias.scatter_sub(tf.IndexedSlices(tf.reshape(g, [-1]), flat_ids))
+    return loss
 
 
 def log_uniform_sample(generator: tf.random.Generator, num_sampled: int, range_max: int, targets):

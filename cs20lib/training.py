@@ -27,7 +27,7 @@ import tensorflow as tf
 from .config import Word2VecConfig
 from .runs import VOCAB_FILE, check_run_config, write_run_config
 from .skipgram import SkipGramStream
-from .tf2_model import SGD, SkipGram, log_uniform_sample, unigram_table
+from .tf2_model import SGD, SkipGram, log_uniform_sample, negative_sampling_step, unigram_table
 from .vocab import Vocabulary
 
 __all__ = ["TrainResult", "Trainer", "TrainingDivergedError"]
@@ -59,6 +59,7 @@ class Trainer:
     Creating a trainer restores the latest checkpoint of ``run_dir`` if there is one (after checking
     that ``run_dir/config.json`` matches ``config``). ``steps_per_call`` batches run per call of the
     compiled step; reports, summaries and checkpoints happen every ``config.skip_step`` steps.
+    ``jit_compile`` lets XLA fuse the negative-sampling update (2-3x faster on CPU).
     """
 
     def __init__(
@@ -72,6 +73,7 @@ class Trainer:
         max_to_keep: int = 3,
         verbose: bool = True,
         progress: bool = True,
+        jit_compile: bool = True,
     ):
         self.config, self.vocab = config, vocab
         self.run_dir = Path(run_dir)
@@ -99,32 +101,44 @@ class Trainer:
         self._sample_index = None
         self._variables = (self.model.embed_matrix, self.model.nce_weight, self.model.nce_bias)
         size = config.batch_size
+        model = self.model
+        self._negative_update = tf.function(
+            lambda centers, targets, negatives, lr: negative_sampling_step(model, centers, targets, negatives, lr),
+            jit_compile=jit_compile,
+        )
         self._train_chunk = tf.function(
             self._train_chunk_eager,
             input_signature=[tf.TensorSpec([None, size], tf.int32), tf.TensorSpec([None, size, 1], tf.int32)],
         )
 
     # -- the compiled step ----------------------------------------------------------------------
-    def _loss(self, centers, targets):
+    def _nce_step(self, centers, targets):
+        """The lecture's step: NCE loss, gradients by GradientTape, sparse SGD."""
         config = self.config
-        if config.loss == "nce":
+        with tf.GradientTape() as tape:
             sampled = log_uniform_sample(self.noise, config.num_sampled, len(self.vocab), targets)
-            return self.model.nce_loss(centers, targets, sampled)
+            loss = self.model.nce_loss(centers, targets, sampled)
+        gradients = tape.gradient(loss, self._variables)
+        self.optimizer.apply_gradients(zip(gradients, self._variables))
+        return loss
+
+    def _negative_step(self, centers, targets):
+        """word2vec's step: negatives from unigram^power, the update written out (XLA-compiled)."""
+        config = self.config
         uniform = self.noise.uniform([config.batch_size * config.num_sampled], dtype=tf.float64)
         negatives = tf.searchsorted(self._cdf, uniform, side="right", out_type=tf.int32)
         negatives = tf.reshape(tf.minimum(negatives, len(self.vocab) - 1), [config.batch_size, config.num_sampled])
-        return self.model.negative_sampling_loss(centers, targets, negatives)
+        loss = self._negative_update(centers, targets, negatives, self.optimizer.learning_rate())
+        self.optimizer.iterations.assign_add(1)
+        return loss
 
     def _train_chunk_eager(self, centers, targets):
         """SGD on each batch of a chunk in turn; returns the per-batch losses."""
+        step = self._nce_step if self.config.loss == "nce" else self._negative_step
         count = tf.shape(centers)[0]
         losses = tf.TensorArray(tf.float32, size=count)
         for i in tf.range(count):
-            with tf.GradientTape() as tape:
-                loss = self._loss(centers[i], targets[i])
-            gradients = tape.gradient(loss, self._variables)
-            self.optimizer.apply_gradients(zip(gradients, self._variables))
-            losses = losses.write(i, loss)
+            losses = losses.write(i, step(centers[i], targets[i]))
         self.step.assign_add(tf.cast(count, tf.int64))
         self.data_position.assign_add(tf.cast(count, tf.int64))
         return losses.stack()

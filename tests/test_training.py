@@ -193,3 +193,26 @@ def test_sigkill_mid_training_then_resume(tmp_path):
     straight = Trainer(config, data.vocab, data.ids, tmp_path / "straight", verbose=False, progress=False)
     straight.train()
     np.testing.assert_allclose(load_embeddings(run_dir), straight.embeddings(), rtol=1e-4, atol=1e-5)
+
+
+@pytest.mark.parametrize("jit", [False, True])
+def test_hand_written_negative_sampling_step_equals_gradient_tape(jit):
+    """word2vec's update, written out, is SGD on the tape's gradient of the same loss."""
+    from cs20lib.tf2_model import negative_sampling_step
+
+    rng = np.random.default_rng(0)
+    centers = tf.constant(rng.integers(0, 50, 16), tf.int32)  # duplicates on purpose
+    targets = tf.constant(rng.integers(0, 50, (16, 1)), tf.int32)
+    negatives = tf.constant(rng.integers(0, 50, (16, 4)), tf.int32)
+    by_hand, by_tape = SkipGram(50, 8, seed=1), SkipGram(50, 8, seed=1)
+    for model in (by_hand, by_tape):
+        model.nce_bias.assign(tf.random.stateless_normal([50], seed=[1, 2]))
+    step = tf.function(lambda: negative_sampling_step(by_hand, centers, targets, negatives, 0.5), jit_compile=jit)
+    loss = step()
+    with tf.GradientTape() as tape:
+        expected_loss = by_tape.negative_sampling_loss(centers, targets, negatives)
+    variables = (by_tape.embed_matrix, by_tape.nce_weight, by_tape.nce_bias)
+    SGD(0.5).apply_gradients(zip(tape.gradient(expected_loss, variables), variables))
+    assert float(loss) == pytest.approx(float(expected_loss), rel=1e-5)
+    for mine, theirs in zip((by_hand.embed_matrix, by_hand.nce_weight, by_hand.nce_bias), variables):
+        np.testing.assert_allclose(mine.numpy(), theirs.numpy(), rtol=1e-5, atol=1e-6)
