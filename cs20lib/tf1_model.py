@@ -176,6 +176,8 @@ class SkipGramModel:
         check_run_config(run_dir, self.config, MODEL_NAME)
         ckpt = tf1.train.get_checkpoint_state(str(run_dir / "checkpoints"))
         if ckpt and ckpt.model_checkpoint_path:
+            # a new Saver knows only its own saves: hand it the old ones, so max_to_keep prunes them too
+            self.saver.recover_last_checkpoints(list(ckpt.all_model_checkpoint_paths))
             try:
                 self.saver.restore(sess, ckpt.model_checkpoint_path)
             except (tf.errors.InvalidArgumentError, tf.errors.NotFoundError) as exc:

@@ -98,3 +98,15 @@ def test_same_seed_same_weights(toy, tmp_path):
     b = build(toy, tmp_path / "b")
     b.train(100)
     np.testing.assert_allclose(a.embeddings(), b.embeddings(), rtol=1e-6)
+
+
+def test_resumed_runs_keep_pruning_old_checkpoints(toy, tmp_path):
+    model = build(toy, tmp_path / "run")
+    model.train(500)  # checkpoints at 100 .. 500; max_to_keep=5
+    again = build(toy, tmp_path / "run")
+    again.train(300)  # 600 .. 800: the oldest ones from the first run must go
+    state = tf.compat.v1.train.get_checkpoint_state(str(tmp_path / "run" / "checkpoints"))
+    kept = [int(path.rsplit("-", 1)[1]) for path in state.all_model_checkpoint_paths]
+    assert kept == [400, 500, 600, 700, 800]
+    on_disk = sorted(int(p.name.split("-")[2].split(".")[0]) for p in (tmp_path / "run" / "checkpoints").glob("skip-gram-*.index"))
+    assert on_disk == kept
