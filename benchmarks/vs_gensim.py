@@ -112,7 +112,7 @@ def work_gensim(corpus: Path, config: str, seed: int) -> dict:
     }
 
 
-def work_cs20lib(corpus: Path, config: str, seed: int, model_name: str, run_root: Path) -> dict:
+def work_cs20lib(corpus: Path, config: str, seed: int, model_name: str, run_root: Path, batch_size: int, batching: str) -> dict:
     import shutil
 
     from cs20lib.config import Word2VecConfig
@@ -126,7 +126,7 @@ def work_cs20lib(corpus: Path, config: str, seed: int, model_name: str, run_root
         base = Word2VecConfig(
             vocab_size=None, min_count=s["min_count"], embed_size=s["embed_size"], skip_window=s["skip_window"],
             num_sampled=s["negatives"], loss="negative", sample=s["sample"], keep_unk=False, lr_decay="linear",
-            init="word2vec", batch_size=WORD2VEC_BATCH, learning_rate=s["alpha"] * WORD2VEC_BATCH, seed=seed,
+            init="word2vec", batch_size=batch_size, learning_rate=s["alpha"] * batch_size, seed=seed, batching=batching,
         )
     else:
         base = Word2VecConfig(seed=seed)
@@ -134,7 +134,7 @@ def work_cs20lib(corpus: Path, config: str, seed: int, model_name: str, run_root
     prepare_seconds = time.perf_counter() - start
     stream = SkipGramStream(data.ids, cfg.batch_size, cfg.skip_window, seed=seed, sample=cfg.sample, counts=data.vocab.counts, drop_unk=not cfg.keep_unk)
     if config == "default":
-        steps = round(s["epochs"] * stream.pairs_per_epoch() / cfg.batch_size)
+        steps = round(s["epochs"] * stream.batches_per_epoch(cfg.batching))
         cfg = cfg.replace(num_train_steps=steps, skip_step=max(1, steps // 10))
     effective_words = len(stream._epoch(0)[0]) * (s["epochs"] or 1)
     run_dir = run_root / f"{model_name}-{config}"
@@ -152,8 +152,10 @@ def work_cs20lib(corpus: Path, config: str, seed: int, model_name: str, run_root
     }
 
 
-#: pairs per step of the TF2 trainer under word2vec's settings (its learning rate scales with it)
+#: the TF2 trainer under word2vec's settings: centers per step, each with its whole window, negatives
+#: shared within a window; the learning rate is 0.025 per pair (alpha * batch on the batch mean)
 WORD2VEC_BATCH = 512
+WORD2VEC_BATCHING = "windows"
 
 
 # -----------------------------------------------------------------------------------------------
@@ -161,8 +163,8 @@ WORD2VEC_BATCH = 512
 # -----------------------------------------------------------------------------------------------
 
 
-def run_worker(system: str, corpus: Path, config: str, seed: int, out: Path) -> dict:
-    command = [sys.executable, __file__, "--worker", system, "--corpus", str(corpus), "--config", config, "--seed", str(seed), "--out", str(out)]
+def run_worker(system: str, corpus: Path, config: str, seed: int, out: Path, extra: list[str]) -> dict:
+    command = [sys.executable, __file__, "--worker", system, "--corpus", str(corpus), "--config", config, "--seed", str(seed), "--out", str(out), *extra]
     print(f"[{time.strftime('%H:%M:%S')}] {system}: training ...", flush=True)
     result = subprocess.run(command, capture_output=True, text=True)
     if result.returncode != 0:
@@ -222,6 +224,8 @@ def main(argv=None) -> int:
     parser.add_argument("--systems", default=None, help="comma-separated subset of the config's systems")
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--out", default=str(REPO / "runs" / "benchmarks"), help="where JSON, plot and run directories go")
+    parser.add_argument("--batch-size", type=int, default=WORD2VEC_BATCH, help="cs20lib's batch under word2vec's settings (default: %(default)s)")
+    parser.add_argument("--batching", choices=["pairs", "windows"], default=WORD2VEC_BATCHING, help="cs20lib's batching under word2vec's settings (default: %(default)s)")
     parser.add_argument("--worker", default=None, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     corpus = Path(args.corpus) if args.corpus else default_corpus(args.quick)
@@ -232,13 +236,14 @@ def main(argv=None) -> int:
         if args.worker == "gensim":
             figures = work_gensim(corpus, args.config, args.seed)
         else:
-            figures = work_cs20lib(corpus, args.config, args.seed, args.worker, out)
+            figures = work_cs20lib(corpus, args.config, args.seed, args.worker, out, args.batch_size, args.batching)
         print(json.dumps(figures))
         return 0
 
     systems = args.systems.split(",") if args.systems else SYSTEMS[args.config]
-    print(f"corpus {corpus}; config {args.config}: {json.dumps(SETTINGS[args.config])}")
-    results = [run_worker(system, corpus, args.config, args.seed, out) for system in systems]
+    print(f"corpus {corpus}; config {args.config}: {json.dumps(SETTINGS[args.config])}; cs20lib batch {args.batch_size} {args.batching}")
+    extra = ["--batch-size", str(args.batch_size), "--batching", args.batching]
+    results = [run_worker(system, corpus, args.config, args.seed, out, extra) for system in systems]
     text = report(results, args.config, corpus)
     print("\n" + text)
     stem = f"vs_gensim-{args.config}-{corpus.name.split('.')[0]}"

@@ -49,6 +49,7 @@ def _model_flags(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--learning-rate", type=float, default=DEFAULTS.learning_rate, help="SGD learning rate (default: %(default)s)")
     group.add_argument("--loss", choices=["nce", "negative"], default=DEFAULTS.loss, help="nce (the lecture's) or negative sampling (word2vec's) (default: %(default)s)")
     group.add_argument("--sample", type=float, default=DEFAULTS.sample, help="subsampling threshold for frequent words, 0 = off (default: %(default)s; word2vec: 1e-3)")
+    group.add_argument("--batching", choices=["pairs", "windows"], default=DEFAULTS.batching, help="pairs: --batch-size pairs per step (the lecture); windows: --batch-size centers per step with their whole windows, negatives shared per window (word2vec's order; needs --loss negative) (default: %(default)s)")
     group.add_argument("--lr-decay", choices=["none", "linear"], default=DEFAULTS.lr_decay, help="learning-rate schedule (default: %(default)s)")
     group.add_argument("--drop-unk", action="store_true", help="drop UNK tokens before making pairs (word2vec) instead of training on them (the lecture)")
     group.add_argument("--init", choices=["uniform", "word2vec"], default=DEFAULTS.init, help="initial embeddings (default: %(default)s)")
@@ -70,7 +71,7 @@ def _config_from(args: argparse.Namespace) -> Word2VecConfig:
         vocab_size=args.vocab_size or None, min_count=args.min_count, batch_size=args.batch_size, embed_size=args.embed_size,
         skip_window=args.skip_window, num_sampled=args.num_sampled, learning_rate=args.learning_rate,
         num_train_steps=args.steps, skip_step=min(args.skip_step, args.steps), loss=args.loss, sample=args.sample,
-        lr_decay=args.lr_decay, keep_unk=not args.drop_unk, init=args.init, seed=args.seed, max_words=args.max_words,
+        lr_decay=args.lr_decay, batching=args.batching, keep_unk=not args.drop_unk, init=args.init, seed=args.seed, max_words=args.max_words,
     )
 
 
@@ -84,7 +85,7 @@ def cmd_train(args: argparse.Namespace) -> int:
         from .skipgram import SkipGramStream
 
         stream = SkipGramStream(data.ids, config.batch_size, config.skip_window, seed=config.seed, sample=config.sample, counts=data.vocab.counts, drop_unk=not config.keep_unk)
-        steps = max(1, round(args.epochs * stream.pairs_per_epoch() / config.batch_size))
+        steps = max(1, round(args.epochs * stream.batches_per_epoch(config.batching)))
         config = config.replace(num_train_steps=steps, skip_step=min(config.skip_step, steps))
     print(f"corpus: {data.corpus.name}, {len(data.corpus):,} words ({data.corpus.source}); vocabulary {len(data.vocab):,}; {data.seconds:.1f} s")
     print(f"training the {args.model} model for {config.num_train_steps:,} steps of {config.batch_size} pairs ({config.loss} loss, window {config.skip_window}, lr {config.learning_rate:g})")

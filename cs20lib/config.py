@@ -38,6 +38,7 @@ class Word2VecConfig:
     sample: float = 0.0  # subsampling threshold t (word2vec: 1e-3; 0: off, the lecture's)
     min_count: int = 1  # drop words seen fewer times (word2vec: 5)
     keep_unk: bool = True  # train on UNK tokens like any word (lecture); False drops them first (word2vec)
+    batching: str = "pairs"  # "pairs": batch_size pairs per step; "windows": batch_size centers with their windows (negative loss only)
     lr_decay: str = "none"  # "none" or "linear" (to min_learning_rate at num_train_steps, as word2vec)
     min_learning_rate: float = 1e-4
     init: str = "uniform"  # embedding init: "uniform" in [-1, 1) (lecture's intent) or "word2vec" ([-0.5, 0.5) / embed_size)
@@ -60,6 +61,10 @@ class Word2VecConfig:
             problems.append(f"learning_rate must be > 0, not {self.learning_rate!r}")
         if self.loss not in ("nce", "negative"):
             problems.append(f"loss must be 'nce' or 'negative', not {self.loss!r}")
+        if self.batching not in ("pairs", "windows"):
+            problems.append(f"batching must be 'pairs' or 'windows', not {self.batching!r}")
+        elif self.batching == "windows" and self.loss != "negative":
+            problems.append("batching='windows' shares negatives within a window: it needs loss='negative'")
         if self.lr_decay not in ("none", "linear"):
             problems.append(f"lr_decay must be 'none' or 'linear', not {self.lr_decay!r}")
         if self.init not in ("uniform", "word2vec"):

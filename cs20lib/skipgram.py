@@ -195,9 +195,67 @@ class SkipGramStream:
             centers, targets = centers[order], targets[order]
         return centers, targets
 
+    def _block_windows(self, epoch: int, block: int) -> tuple[np.ndarray, np.ndarray]:
+        """A block's centers and their whole windows: ``[m]`` and ``[m, 2 * skip_window]`` (-1 = none).
+
+        Row r of the windows holds the targets at offsets -W .. -1, 1 .. W of center r, with -1 where
+        the offset is beyond that center's drawn window or the corpus's ends: the same pairs as
+        :func:`skipgram_pairs`, grouped by center.
+        """
+        ids, windows = self._epoch(epoch)
+        n, span = len(ids), self.skip_window
+        start = block * self.block
+        positions = np.arange(start, min(start + self.block, n))
+        offsets = np.concatenate([np.arange(-span, 0), np.arange(1, span + 1)])
+        targets = positions[:, None] + offsets
+        valid = (np.abs(offsets) <= windows[positions, None]) & (targets >= 0) & (targets < n)
+        contexts = np.where(valid, ids[np.clip(targets, 0, n - 1)], -1).astype(np.int32)
+        centers = ids[positions]
+        if self.shuffle and len(centers):
+            order = np.random.default_rng([self.seed, epoch, block, 2]).permutation(len(centers))
+            centers, contexts = centers[order], contexts[order]
+        return centers, contexts
+
+    def window_chunks(self, start_batch: int = 0, batches_per_chunk: int | None = None) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+        """The stream as batches of ``batch_size`` centers with their windows: ``[k, B]`` and ``[k, B, 2W]``.
+
+        The same (center, target) pairs as :meth:`chunks`, grouped by center (word2vec's own order of
+        work), so a training step can share one center's noise words across its window. Position
+        ``start_batch`` counts batches of centers.
+        """
+        size = self.batch_size
+        skip = start_batch * size
+        carry_c = np.empty(0, dtype=np.int32)
+        carry_w = np.empty((0, 2 * self.skip_window), dtype=np.int32)
+        epoch = 0
+        while self.epochs is None or epoch < self.epochs:
+            ids, _ = self._epoch(epoch)
+            for block in range(-(-len(ids) // self.block)):
+                in_block = min(self.block, len(ids) - block * self.block)
+                if skip >= in_block:
+                    skip -= in_block
+                    continue
+                centers, contexts = self._block_windows(epoch, block)
+                if skip:
+                    centers, contexts, skip = centers[skip:], contexts[skip:], 0
+                if len(carry_c):
+                    centers, contexts = np.concatenate([carry_c, centers]), np.concatenate([carry_w, contexts])
+                whole = len(centers) // size * size
+                carry_c, carry_w = centers[whole:], contexts[whole:]
+                step = whole if batches_per_chunk is None else batches_per_chunk * size
+                for begin in range(0, whole, step):
+                    end = min(begin + step, whole)
+                    yield centers[begin:end].reshape(-1, size), contexts[begin:end].reshape(-1, size, 2 * self.skip_window)
+            epoch += 1
+
     def pairs_per_epoch(self, epoch: int = 0) -> int:
         ids, windows = self._epoch(epoch)
         return count_pairs(len(ids), windows)
+
+    def batches_per_epoch(self, batching: str = "pairs", epoch: int = 0) -> float:
+        """Steps one pass takes: pairs / batch_size, or with ``batching="windows"`` centers / batch_size."""
+        units = self.pairs_per_epoch(epoch) if batching == "pairs" else len(self._epoch(epoch)[0])
+        return units / self.batch_size
 
     # -- the stream -----------------------------------------------------------------------------
     def chunks(self, start_batch: int = 0, batches_per_chunk: int | None = None) -> Iterator[tuple[np.ndarray, np.ndarray]]:

@@ -25,7 +25,7 @@ import math
 import numpy as np
 import tensorflow as tf
 
-__all__ = ["SGD", "SkipGram", "log_uniform_sample", "negative_sampling_step", "unigram_table"]
+__all__ = ["SGD", "SkipGram", "alias_table", "draw_negatives", "log_uniform_sample", "negative_sampling_step", "unigram_table"]
 
 
 class SkipGram(tf.Module):
@@ -72,12 +72,15 @@ class SkipGram(tf.Module):
         )
 
     def negative_sampling_loss(self, centers, targets, negatives):
-        """Mean negative-sampling loss; ``negatives`` is ``[batch, k]`` ids drawn from unigram^3/4."""
+        """Mean negative-sampling loss; ``negatives`` is ``[batch, k]`` ids drawn from unigram^3/4.
+
+        As in word2vec, the logits are plain dot products: ``nce_bias`` belongs to the NCE loss only.
+        """
         v = self(centers)  # [B, D]
         u_true = tf.gather(self.nce_weight, targets[:, 0])  # [B, D]
         u_noise = tf.gather(self.nce_weight, negatives)  # [B, K, D]
-        true_logit = tf.reduce_sum(v * u_true, axis=1) + tf.gather(self.nce_bias, targets[:, 0])
-        noise_logit = tf.einsum("bd,bkd->bk", v, u_noise) + tf.gather(self.nce_bias, negatives)
+        true_logit = tf.reduce_sum(v * u_true, axis=1)
+        noise_logit = tf.einsum("bd,bkd->bk", v, u_noise)
         # -log sigma(x) = softplus(-x); -log sigma(-x) = softplus(x)
         return tf.reduce_mean(tf.nn.softplus(-true_logit) + tf.reduce_sum(tf.nn.softplus(noise_logit), axis=1))
 
@@ -85,7 +88,7 @@ class SkipGram(tf.Module):
 def negative_sampling_step(model: "SkipGram", centers, targets, negatives, learning_rate):
     """One SGD step on the batch-mean negative-sampling loss, with the gradients written out by hand.
 
-    For a pair with center c, target o and negatives k (logits x = u . v_c + b), the loss
+    For a pair with center c, target o and negatives k (logits x = u . v_c, no bias, as word2vec), the loss
     ``softplus(-x_o) + sum_k softplus(x_k)`` has ``dL/dx = sigma(x) - label`` (label 1 for o, 0 for the
     negatives), hence ``dL/dv_c = sum_j (sigma(x_j) - label_j) u_j`` and ``dL/du_j = (sigma(x_j) - label_j) v_c``:
     word2vec's update (Mikolov et al. 2013b; derived step by step in Rong 2014, "word2vec Parameter
@@ -97,7 +100,7 @@ def negative_sampling_step(model: "SkipGram", centers, targets, negatives, learn
     ids = tf.concat([targets, negatives], axis=1)  # [B, 1+K]: the target first, then the negatives
     v = tf.gather(model.embed_matrix, centers)  # [B, D]
     u = tf.gather(model.nce_weight, ids)  # [B, 1+K, D]
-    logits = tf.einsum("bd,bkd->bk", v, u) + tf.gather(model.nce_bias, ids)
+    logits = tf.einsum("bd,bkd->bk", v, u)
     labels = tf.one_hot(tf.zeros([batch], tf.int32), tf.shape(ids)[1])
     signs = 1.0 - 2.0 * labels  # -1 for the target, +1 for negatives: loss = softplus(sign * x)
     loss = tf.reduce_sum(tf.nn.softplus(signs * logits)) / tf.cast(batch, tf.float32)
@@ -107,7 +110,6 @@ def negative_sampling_step(model: "SkipGram", centers, targets, negatives, learn
     flat_ids = tf.reshape(ids, [-1])
     model.embed_matrix.scatter_sub(tf.IndexedSlices(dv, centers))
     model.nce_weight.scatter_sub(tf.IndexedSlices(tf.reshape(du, [-1, model.embed_size]), flat_ids))
-    model.nce_bias.scatter_sub(tf.IndexedSlices(tf.reshape(g, [-1]), flat_ids))
     return loss
 
 
@@ -141,6 +143,70 @@ def unigram_table(counts: np.ndarray, power: float = 0.75) -> np.ndarray:
     weights[0] = 0.0  # never draw UNK as a negative
     cdf = np.cumsum(weights)
     return cdf / cdf[-1]
+
+
+def negative_sampling_window_step(model: "SkipGram", centers, contexts, negatives, learning_rate, batch_size: int):
+    """One SGD step over whole windows, word2vec's order of work, with noise words shared per window.
+
+    Like the word2vec C tool's skip-gram, the context words are the inputs (rows of ``embed_matrix``)
+    and the center word is the output (a row of ``nce_weight``) of each pair. The K negatives of a
+    center are shared by all pairs in its window (Ji et al. 2016, "Parallelizing Word2Vec in Shared and
+    Distributed Memory"), so the pairs of a window become one small matrix product and each output row
+    is read and written once per window instead of once per pair. ``contexts`` is ``[B, 2W]`` with -1
+    for no word; the step size per pair is ``learning_rate / batch_size``, as in
+    :func:`negative_sampling_step`. Returns the mean loss per pair.
+    """
+    mask = tf.cast(contexts >= 0, tf.float32)  # [B, 2W]
+    inputs = tf.gather(model.embed_matrix, tf.maximum(contexts, 0))  # [B, 2W, D]
+    ids = tf.concat([centers[:, None], negatives], axis=1)  # [B, 1+K]
+    outputs = tf.gather(model.nce_weight, ids)  # [B, 1+K, D]
+    logits = tf.matmul(inputs, outputs, transpose_b=True)  # [B, 2W, 1+K]
+    labels = tf.one_hot(tf.zeros([tf.shape(centers)[0]], tf.int32), tf.shape(ids)[1])[:, None, :]
+    signs = 1.0 - 2.0 * labels
+    loss = tf.reduce_sum(tf.nn.softplus(signs * logits) * mask[:, :, None]) / tf.maximum(tf.reduce_sum(mask), 1.0)
+    g = (tf.sigmoid(logits) - labels) * (mask[:, :, None] * (learning_rate / batch_size))
+    d_inputs = tf.matmul(g, outputs)  # [B, 2W, D]
+    d_outputs = tf.matmul(g, inputs, transpose_a=True)  # [B, 1+K, D]
+    flat_ids = tf.reshape(ids, [-1])
+    model.embed_matrix.scatter_sub(tf.IndexedSlices(tf.reshape(d_inputs, [-1, model.embed_size]), tf.reshape(tf.maximum(contexts, 0), [-1])))
+    model.nce_weight.scatter_sub(tf.IndexedSlices(tf.reshape(d_outputs, [-1, model.embed_size]), flat_ids))
+    return loss
+
+
+def alias_table(counts: np.ndarray, power: float = 0.75) -> tuple[np.ndarray, np.ndarray]:
+    """Walker's alias table for drawing ids with probability proportional to ``counts ** power``.
+
+    Returns ``(keep, alias)``: draw i uniformly from 0..V-1 and u uniformly from [0, 1); the sample is
+    i if ``u < keep[i]``, else ``alias[i]``. Exact for any distribution and O(1) per draw with two
+    gathers (Walker 1977; Vose 1991 for this construction), so it runs inside an XLA-compiled step,
+    where word2vec's 10^8-entry unigram table would cost 400 MB. UNK (id 0) is never drawn.
+    """
+    weights = np.asarray(counts, dtype=np.float64) ** power
+    weights[0] = 0.0
+    n = len(weights)
+    scaled = weights * n / weights.sum()
+    keep = np.zeros(n, dtype=np.float64)
+    alias = np.arange(n, dtype=np.int32)
+    small = [i for i in range(n) if scaled[i] < 1.0]
+    large = [i for i in range(n) if scaled[i] >= 1.0]
+    while small and large:
+        s, l = small.pop(), large.pop()
+        keep[s], alias[s] = scaled[s], l
+        scaled[l] -= 1.0 - scaled[s]
+        (small if scaled[l] < 1.0 else large).append(l)
+    for i in large + small:  # what is left is 1 up to rounding
+        keep[i] = 1.0
+    keep[0], alias[0] = 0.0, alias[0] if alias[0] != 0 else int(np.argmax(weights))
+    return keep.astype(np.float32), alias
+
+
+def draw_negatives(keep, alias, shape, seed):
+    """Noise ids from an :func:`alias_table`, drawn with stateless RNG from ``seed`` (two int32)."""
+    vocab_size = tf.shape(keep)[0]
+    seeds = tf.random.experimental.stateless_split(seed, 2)
+    index = tf.random.stateless_uniform(shape, seed=seeds[0], minval=0, maxval=vocab_size, dtype=tf.int32, alg="philox")
+    u = tf.random.stateless_uniform(shape, seed=seeds[1], alg="philox")
+    return tf.where(u < tf.gather(keep, index), index, tf.gather(alias, index))
 
 
 class SGD(tf.Module):

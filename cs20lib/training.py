@@ -27,7 +27,7 @@ import tensorflow as tf
 from .config import Word2VecConfig
 from .runs import VOCAB_FILE, check_run_config, write_run_config
 from .skipgram import SkipGramStream
-from .tf2_model import SGD, SkipGram, log_uniform_sample, negative_sampling_step, unigram_table
+from .tf2_model import SGD, SkipGram, alias_table, draw_negatives, log_uniform_sample, negative_sampling_step, negative_sampling_window_step
 from .vocab import Vocabulary
 
 __all__ = ["TrainResult", "Trainer", "TrainingDivergedError"]
@@ -45,8 +45,8 @@ class TrainResult:
     run_dir: Path
     step: int  # global step reached
     history: list[tuple[int, float]]  # (step, average loss over the last skip_step steps), as printed
-    seconds: float  # wall time of this call's training
-    pairs: int  # (center, target) pairs trained on in this call
+    seconds: float = dataclasses.field(repr=False)  # wall time of this call's training (not in the repr: it varies)
+    pairs: int = 0  # (center, target) pairs trained on in this call
 
     @property
     def pairs_per_second(self) -> float:
@@ -59,7 +59,9 @@ class Trainer:
     Creating a trainer restores the latest checkpoint of ``run_dir`` if there is one (after checking
     that ``run_dir/config.json`` matches ``config``). ``steps_per_call`` batches run per call of the
     compiled step; reports, summaries and checkpoints happen every ``config.skip_step`` steps.
-    ``jit_compile`` lets XLA fuse the negative-sampling update (2-3x faster on CPU).
+    ``jit_compile`` lets XLA fuse the per-pair negative-sampling update (about 2x faster on 2 CPU
+    cores); the window step's batched matrix products run faster without it, on TensorFlow's own
+    multi-threaded kernels (``None``, the default, picks by ``config.batching``; see BENCHMARKS.md).
     """
 
     def __init__(
@@ -73,7 +75,7 @@ class Trainer:
         max_to_keep: int = 3,
         verbose: bool = True,
         progress: bool = True,
-        jit_compile: bool = True,
+        jit_compile: bool | None = None,
     ):
         self.config, self.vocab = config, vocab
         self.run_dir = Path(run_dir)
@@ -97,18 +99,20 @@ class Trainer:
             ids, config.batch_size, config.skip_window, seed=config.seed, sample=config.sample,
             counts=vocab.counts, drop_unk=not config.keep_unk,
         )
-        self._cdf = tf.constant(unigram_table(vocab.counts, config.power)) if config.loss == "negative" else None
+        if config.loss == "negative":
+            keep, alias = alias_table(vocab.counts, config.power)
+            self._keep, self._alias = tf.constant(keep), tf.constant(alias)
         self._sample_index = None
         self._variables = (self.model.embed_matrix, self.model.nce_weight, self.model.nce_bias)
         size = config.batch_size
-        model = self.model
-        self._negative_update = tf.function(
-            lambda centers, targets, negatives, lr: negative_sampling_step(model, centers, targets, negatives, lr),
-            jit_compile=jit_compile,
-        )
+        width = 2 * config.skip_window if config.batching == "windows" else 1
+        if jit_compile is None:
+            jit_compile = config.batching == "pairs"
+        self._negative_step = tf.function(self._negative_step, jit_compile=jit_compile)
+        self._window_step = tf.function(self._window_step, jit_compile=jit_compile)
         self._train_chunk = tf.function(
             self._train_chunk_eager,
-            input_signature=[tf.TensorSpec([None, size], tf.int32), tf.TensorSpec([None, size, 1], tf.int32)],
+            input_signature=[tf.TensorSpec([None, size], tf.int32), tf.TensorSpec([None, size, width], tf.int32)],
         )
 
     # -- the compiled step ----------------------------------------------------------------------
@@ -123,18 +127,33 @@ class Trainer:
         return loss
 
     def _negative_step(self, centers, targets):
-        """word2vec's step: negatives from unigram^power, the update written out (XLA-compiled)."""
+        """word2vec's step, all in one XLA cluster: the learning rate, negatives drawn from
+        unigram^power (an alias table, stateless RNG keyed by (seed, step), so a resumed run draws
+        the same ones), and the update written out by hand."""
         config = self.config
-        uniform = self.noise.uniform([config.batch_size * config.num_sampled], dtype=tf.float64)
-        negatives = tf.searchsorted(self._cdf, uniform, side="right", out_type=tf.int32)
-        negatives = tf.reshape(tf.minimum(negatives, len(self.vocab) - 1), [config.batch_size, config.num_sampled])
-        loss = self._negative_update(centers, targets, negatives, self.optimizer.learning_rate())
-        self.optimizer.iterations.assign_add(1)
+        iteration = self.optimizer.iterations
+        seed = tf.stack([tf.constant(config.seed, tf.int64), iteration])
+        negatives = draw_negatives(self._keep, self._alias, [config.batch_size, config.num_sampled], seed)
+        loss = negative_sampling_step(self.model, centers, targets, negatives, self.optimizer.learning_rate())
+        iteration.assign_add(1)
+        return loss
+
+    def _window_step(self, centers, contexts):
+        """word2vec's step over whole windows (``batching="windows"``), one XLA cluster."""
+        config = self.config
+        iteration = self.optimizer.iterations
+        seed = tf.stack([tf.constant(config.seed, tf.int64), iteration])
+        negatives = draw_negatives(self._keep, self._alias, [config.batch_size, config.num_sampled], seed)
+        loss = negative_sampling_window_step(self.model, centers, contexts, negatives, self.optimizer.learning_rate(), config.batch_size)
+        iteration.assign_add(1)
         return loss
 
     def _train_chunk_eager(self, centers, targets):
         """SGD on each batch of a chunk in turn; returns the per-batch losses."""
-        step = self._nce_step if self.config.loss == "nce" else self._negative_step
+        if self.config.batching == "windows":
+            step = self._window_step
+        else:
+            step = self._nce_step if self.config.loss == "nce" else self._negative_step
         count = tf.shape(centers)[0]
         losses = tf.TensorArray(tf.float32, size=count)
         for i in tf.range(count):
@@ -159,7 +178,8 @@ class Trainer:
         self.vocab.save(self.run_dir / VOCAB_FILE)
         writer = tf.summary.create_file_writer(str(self.run_dir / "train"))
         step = int(self.step.numpy())
-        chunks = self.stream.chunks(start_batch=int(self.data_position.numpy()), batches_per_chunk=self.steps_per_call)
+        make_chunks = self.stream.window_chunks if config.batching == "windows" else self.stream.chunks
+        chunks = make_chunks(start_batch=int(self.data_position.numpy()), batches_per_chunk=self.steps_per_call)
         bar = self._progress_bar(step, target)
         history, total_loss, window_pairs = [], 0.0, 0
         started = window_started = time.perf_counter()
@@ -183,7 +203,7 @@ class Trainer:
                         f"({config.learning_rate}) and train into a new run directory."
                     )
                 step += take
-                pairs = take * config.batch_size
+                pairs = int((targets >= 0).sum())
                 pairs_done += pairs
                 window_pairs += pairs
                 total_loss += float(losses.sum())

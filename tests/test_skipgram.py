@@ -203,3 +203,27 @@ def test_batch_gen_feeds_from_generator():
         output_signature=(tf.TensorSpec([32], tf.int32), tf.TensorSpec([32, 1], tf.int32)),
     )
     assert sum(1 for _ in dataset) == count_pairs(len(ids), np.ones(len(ids))) // 32
+
+
+def test_window_chunks_hold_the_same_pairs_grouped_by_center():
+    stream = make_stream(shuffle=False, epochs=1, batch_size=16)
+    centers = np.concatenate([c.reshape(-1) for c, _ in stream.window_chunks()])
+    windows = np.concatenate([w.reshape(-1, 6) for _, w in stream.window_chunks()])
+    assert windows.shape[1] == 2 * stream.skip_window
+    # expand each window to pairs (offsets -3..-1, 1..3 in order): exactly the lecture's pairs
+    expanded = [(c, t) for c, row in zip(centers.tolist(), windows.tolist()) for t in row if t >= 0]
+    ids, drawn = stream._epoch(0)
+    pair_centers, pair_targets = skipgram_pairs(ids, drawn)
+    lecture = list(zip(pair_centers.tolist(), pair_targets.tolist()))
+    assert expanded == lecture[: len(expanded)] and len(lecture) - len(expanded) < 16 * 6
+    assert stream.batches_per_epoch("windows") == len(ids) / 16
+    assert stream.batches_per_epoch("pairs") == len(lecture) / 16
+
+
+@pytest.mark.parametrize("start", [0, 5, 64, 333])
+def test_window_chunks_resume_at_a_batch(start):
+    everything = [(c, w) for chunk_c, chunk_w in make_stream().window_chunks() for c, w in zip(chunk_c, chunk_w)]
+    resumed = [(c, w) for chunk_c, chunk_w in make_stream().window_chunks(start, batches_per_chunk=7) for c, w in zip(chunk_c, chunk_w)]
+    assert len(resumed) == len(everything) - start
+    for (a, b), (c, d) in zip(everything[start:], resumed):
+        assert np.array_equal(a, c) and np.array_equal(b, d)

@@ -37,8 +37,9 @@ def trainer(toy, run_dir, **overrides):
     [
         dict(loss="nce"),
         dict(loss="negative", sample=1e-3, lr_decay="linear", learning_rate=0.5, keep_unk=False, init="word2vec"),
+        dict(loss="negative", batching="windows", sample=1e-3, lr_decay="linear", learning_rate=0.5, keep_unk=False, init="word2vec"),
     ],
-    ids=["lecture-nce", "word2vec-negative"],
+    ids=["lecture-nce", "word2vec-negative", "word2vec-windows"],
 )
 def test_resumed_run_equals_uninterrupted_run(toy, tmp_path, settings):
     straight = trainer(toy, tmp_path / "straight", **settings)
@@ -216,3 +217,61 @@ def test_hand_written_negative_sampling_step_equals_gradient_tape(jit):
     assert float(loss) == pytest.approx(float(expected_loss), rel=1e-5)
     for mine, theirs in zip((by_hand.embed_matrix, by_hand.nce_weight, by_hand.nce_bias), variables):
         np.testing.assert_allclose(mine.numpy(), theirs.numpy(), rtol=1e-5, atol=1e-6)
+
+
+def test_window_step_equals_gradient_tape_on_the_window_loss():
+    """The window step is SGD on: mean over a window's pairs of the negative-sampling loss, with the
+    context as input, the center as output and the center's negatives shared by its window."""
+    from cs20lib.tf2_model import negative_sampling_window_step
+
+    rng = np.random.default_rng(3)
+    centers = tf.constant(rng.integers(1, 40, 6), tf.int32)
+    contexts = rng.integers(1, 40, (6, 4)).astype(np.int32)
+    contexts[rng.random((6, 4)) < 0.3] = -1  # beyond the drawn window
+    contexts = tf.constant(contexts)
+    negatives = tf.constant(rng.integers(1, 40, (6, 3)), tf.int32)
+    by_hand, by_tape = SkipGram(40, 8, seed=2), SkipGram(40, 8, seed=2)
+    loss = negative_sampling_window_step(by_hand, centers, contexts, negatives, 0.3 * 6, 6)
+
+    mask = tf.cast(contexts >= 0, tf.float32)
+    variables = (by_tape.embed_matrix, by_tape.nce_weight)
+    with tf.GradientTape() as tape:
+        v = tf.gather(by_tape.embed_matrix, tf.maximum(contexts, 0))  # [B, 2W, D]
+        u_center = tf.gather(by_tape.nce_weight, centers)  # [B, D]
+        u_noise = tf.gather(by_tape.nce_weight, negatives)  # [B, K, D]
+        positive = tf.einsum("bwd,bd->bw", v, u_center)
+        noise = tf.einsum("bwd,bkd->bwk", v, u_noise)
+        per_pair = tf.nn.softplus(-positive) + tf.reduce_sum(tf.nn.softplus(noise), axis=2)
+        total = tf.reduce_sum(per_pair * mask)
+    gradients = tape.gradient(total, variables)
+    for gradient, variable in zip(gradients, variables):  # per-pair step 0.3, as word2vec's alpha
+        variable.assign_sub(0.3 * tf.convert_to_tensor(gradient))
+    assert float(loss) == pytest.approx(float(total / tf.reduce_sum(mask)), rel=1e-5)
+    for mine, theirs in zip((by_hand.embed_matrix, by_hand.nce_weight), variables):
+        np.testing.assert_allclose(mine.numpy(), theirs.numpy(), rtol=1e-5, atol=1e-6)
+
+
+def test_alias_table_draws_unigram_to_the_three_quarters():
+    from cs20lib.tf2_model import alias_table, draw_negatives
+
+    counts = np.array([500, 100, 50, 16, 1, 0, 7, 300])
+    keep, alias = alias_table(counts)
+    draws = draw_negatives(tf.constant(keep), tf.constant(alias), [400_000], tf.constant([5, 6], tf.int64)).numpy()
+    weights = counts ** 0.75
+    weights[0] = 0  # UNK is never a negative
+    expected = weights / weights.sum()
+    observed = np.bincount(draws, minlength=len(counts)) / len(draws)
+    np.testing.assert_allclose(observed, expected, atol=0.004)
+    assert observed[0] == 0 and observed[5] == 0
+    first = draw_negatives(tf.constant(keep), tf.constant(alias), [10], tf.constant([5, 6], tf.int64)).numpy()
+    again = draw_negatives(tf.constant(keep), tf.constant(alias), [10], tf.constant([5, 6], tf.int64)).numpy()
+    other = draw_negatives(tf.constant(keep), tf.constant(alias), [10], tf.constant([5, 7], tf.int64)).numpy()
+    np.testing.assert_array_equal(first, again)  # stateless: a seed gives the same ids
+    assert not np.array_equal(first, other)
+
+
+def test_config_checks_windows_batching():
+    with pytest.raises(ValueError, match="batching='windows'.*needs loss='negative'"):
+        Word2VecConfig(batching="windows")
+    with pytest.raises(ValueError, match="batching must be"):
+        Word2VecConfig(batching="sentences", loss="negative")
