@@ -13,9 +13,11 @@ Losses (both average over the batch, like the lecture's ``tf.reduce_mean``):
   ``log sigma(u_o . v_c) + sum_k log sigma(-u_k . v_c)`` with ``num_sampled`` negatives per pair drawn
   from the unigram distribution raised to ``power`` (3/4).
 
-All randomness (initial values, noise words) comes from seeds and a ``tf.random.Generator`` whose
-state is a variable, so a checkpoint captures it and a resumed run draws the same noise words as an
-uninterrupted one.
+All randomness comes from seeds: initial values from stateless ops, NCE's noise words from a
+``tf.random.Generator`` whose state is a variable (a checkpoint captures it), negative sampling's from
+stateless ops keyed by (seed, step). Either way a resumed run draws the same noise words as an
+uninterrupted one. For speed the trainer applies negative sampling with hand-written updates
+(:func:`negative_sampling_step`, :func:`negative_sampling_window_step`), checked against GradientTape.
 """
 
 from __future__ import annotations
@@ -25,7 +27,7 @@ import math
 import numpy as np
 import tensorflow as tf
 
-__all__ = ["SGD", "SkipGram", "alias_table", "draw_negatives", "log_uniform_sample", "negative_sampling_step", "unigram_table"]
+__all__ = ["SGD", "SkipGram", "alias_table", "draw_negatives", "log_uniform_sample", "negative_sampling_step", "negative_sampling_window_step"]
 
 
 class SkipGram(tf.Module):
@@ -131,18 +133,6 @@ def log_uniform_sample(generator: tf.random.Generator, num_sampled: int, range_m
         return tf.cast(num_sampled * p, tf.float32)
 
     return sampled, expected(tf.cast(targets, tf.int64)), expected(sampled)
-
-
-def unigram_table(counts: np.ndarray, power: float = 0.75) -> np.ndarray:
-    """Cumulative noise distribution ``counts ** power`` (normalised, float64), UNK's share set to 0.
-
-    Negatives are drawn with ``searchsorted(cdf, uniform)``, which is what word2vec's 10^8-entry
-    unigram table approximates.
-    """
-    weights = np.asarray(counts, dtype=np.float64) ** power
-    weights[0] = 0.0  # never draw UNK as a negative
-    cdf = np.cumsum(weights)
-    return cdf / cdf[-1]
 
 
 def negative_sampling_window_step(model: "SkipGram", centers, contexts, negatives, learning_rate, batch_size: int):
