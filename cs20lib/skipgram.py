@@ -27,6 +27,9 @@ from typing import Iterator
 
 import numpy as np
 
+#: batches whose centers are ordered by window reach together (see SkipGramStream._block_windows)
+WINDOW_GROUP = 16
+
 __all__ = [
     "SkipGramStream",
     "batch_gen",
@@ -214,14 +217,23 @@ class SkipGramStream:
         if self.shuffle and len(centers):
             order = np.random.default_rng([self.seed, epoch, block, 2]).permutation(len(centers))
             centers, contexts = centers[order], contexts[order]
+            # Within each run of WINDOW_GROUP batches, order the centers by how far their window
+            # reaches, so that most batches hold windows of one size and need no padding columns.
+            reach = np.max(np.where(contexts >= 0, np.abs(offsets), 0), axis=1)
+            group = WINDOW_GROUP * self.batch_size
+            key = np.arange(len(centers)) // group * (span + 1) + reach
+            order = np.argsort(key, kind="stable")
+            centers, contexts = centers[order], contexts[order]
         return centers, contexts
 
     def window_chunks(self, start_batch: int = 0, batches_per_chunk: int | None = None) -> Iterator[tuple[np.ndarray, np.ndarray]]:
-        """The stream as batches of ``batch_size`` centers with their windows: ``[k, B]`` and ``[k, B, 2W]``.
+        """The stream as batches of ``batch_size`` centers with their windows: ``[k, B]`` and ``[k, B, 2r]``.
 
         The same (center, target) pairs as :meth:`chunks`, grouped by center (word2vec's own order of
-        work), so a training step can share one center's noise words across its window. Position
-        ``start_batch`` counts batches of centers.
+        work), so a training step can share one center's noise words across its window. Columns are
+        offsets -r .. -1, 1 .. r, where r (at most ``skip_window``) is how far the chunk's windows reach:
+        when shuffling, centers are ordered by reach within groups of ``WINDOW_GROUP`` batches, so
+        most chunks carry no padding. Position ``start_batch`` counts batches of centers.
         """
         size = self.batch_size
         skip = start_batch * size
@@ -242,11 +254,30 @@ class SkipGramStream:
                     centers, contexts = np.concatenate([carry_c, centers]), np.concatenate([carry_w, contexts])
                 whole = len(centers) // size * size
                 carry_c, carry_w = centers[whole:], contexts[whole:]
-                step = whole if batches_per_chunk is None else batches_per_chunk * size
-                for begin in range(0, whole, step):
-                    end = min(begin + step, whole)
-                    yield centers[begin:end].reshape(-1, size), contexts[begin:end].reshape(-1, size, 2 * self.skip_window)
+                yield from self._window_runs(centers[:whole], contexts[:whole], batches_per_chunk)
             epoch += 1
+
+    def _window_runs(self, centers, contexts, batches_per_chunk):
+        """Cut whole batches into chunks of batches that reach equally far, dropping padding columns.
+
+        A batch whose windows reach at most r words to each side needs only the columns for offsets
+        -r .. r of the ``[B, 2W]`` layout; consecutive batches with the same r form one chunk.
+        """
+        size, span = self.batch_size, self.skip_window
+        batches = len(centers) // size
+        if not batches:
+            return
+        offsets = np.abs(np.concatenate([np.arange(-span, 0), np.arange(1, span + 1)]))
+        reach = np.max(np.where(contexts >= 0, offsets, 0), axis=1).reshape(batches, size).max(axis=1)
+        reach = np.maximum(reach, 1)
+        limit = batches if batches_per_chunk is None else batches_per_chunk
+        first = 0
+        for last in range(1, batches + 1):
+            if last == batches or reach[last] != reach[first] or last - first == limit:
+                r = int(reach[first])
+                chunk = slice(first * size, last * size)
+                yield centers[chunk].reshape(-1, size), contexts[chunk, span - r : span + r].reshape(-1, size, 2 * r)
+                first = last
 
     def pairs_per_epoch(self, epoch: int = 0) -> int:
         ids, windows = self._epoch(epoch)

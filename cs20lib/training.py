@@ -105,7 +105,7 @@ class Trainer:
         self._sample_index = None
         self._variables = (self.model.embed_matrix, self.model.nce_weight, self.model.nce_bias)
         size = config.batch_size
-        width = 2 * config.skip_window if config.batching == "windows" else 1
+        width = None if config.batching == "windows" else 1  # windows: 2r columns, r <= skip_window
         if jit_compile is None:
             jit_compile = config.batching == "pairs"
         self._negative_step = tf.function(self._negative_step, jit_compile=jit_compile)

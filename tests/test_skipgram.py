@@ -1,5 +1,6 @@
 """Skip-gram pairs and batches: the lecture's semantics, vectorised, deterministic and resumable."""
 
+import collections
 import itertools
 
 import numpy as np
@@ -207,11 +208,12 @@ def test_batch_gen_feeds_from_generator():
 
 def test_window_chunks_hold_the_same_pairs_grouped_by_center():
     stream = make_stream(shuffle=False, epochs=1, batch_size=16)
-    centers = np.concatenate([c.reshape(-1) for c, _ in stream.window_chunks()])
-    windows = np.concatenate([w.reshape(-1, 6) for _, w in stream.window_chunks()])
-    assert windows.shape[1] == 2 * stream.skip_window
-    # expand each window to pairs (offsets -3..-1, 1..3 in order): exactly the lecture's pairs
-    expanded = [(c, t) for c, row in zip(centers.tolist(), windows.tolist()) for t in row if t >= 0]
+    expanded = []
+    for chunk_centers, chunk_windows in stream.window_chunks():
+        assert chunk_windows.shape[2] % 2 == 0 and chunk_windows.shape[2] <= 2 * stream.skip_window
+        # expand each window to pairs (offsets -r..-1, 1..r in order): exactly the lecture's pairs
+        for c, row in zip(chunk_centers.reshape(-1).tolist(), chunk_windows.reshape(-1, chunk_windows.shape[2]).tolist()):
+            expanded += [(c, t) for t in row if t >= 0]
     ids, drawn = stream._epoch(0)
     pair_centers, pair_targets = skipgram_pairs(ids, drawn)
     lecture = list(zip(pair_centers.tolist(), pair_targets.tolist()))
@@ -227,3 +229,18 @@ def test_window_chunks_resume_at_a_batch(start):
     assert len(resumed) == len(everything) - start
     for (a, b), (c, d) in zip(everything[start:], resumed):
         assert np.array_equal(a, c) and np.array_equal(b, d)
+
+
+def test_shuffled_window_chunks_carry_little_padding():
+    stream = make_stream(epochs=1, batch_size=16, sample=0.0, counts=None)
+    slots = valid = 0
+    pairs = []
+    for chunk_centers, chunk_windows in stream.window_chunks():
+        slots += chunk_windows.size
+        valid += int((chunk_windows >= 0).sum())
+        pairs += [(c, t) for c, row in zip(chunk_centers.reshape(-1).tolist(), chunk_windows.reshape(-1, chunk_windows.shape[2]).tolist()) for t in row if t >= 0]
+    ids, drawn = stream._epoch(0)
+    lecture = list(zip(*(a.tolist() for a in skipgram_pairs(ids, drawn))))
+    assert not (collections.Counter(pairs) - collections.Counter(lecture))  # every pair is one of the lecture's
+    assert 0 <= len(lecture) - len(pairs) < 16 * 6  # and only the last partial batch is missing
+    assert valid / slots > 0.9  # padded to 2 * skip_window it would be about 2/3
