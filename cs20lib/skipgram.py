@@ -27,8 +27,10 @@ from typing import Iterator
 
 import numpy as np
 
-#: batches whose centers are ordered by window reach together (see SkipGramStream._block_windows)
-WINDOW_GROUP = 16
+#: batches whose centers are ordered by window reach together (see SkipGramStream._block_windows);
+#: large, so that runs of equal reach (chunks) are long: 16 gave chunks of ~3 batches and cost more
+#: in per-call overhead than the padding saved (BENCHMARKS.md)
+WINDOW_GROUP = 512
 
 __all__ = [
     "SkipGramStream",
