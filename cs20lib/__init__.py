@@ -1,12 +1,11 @@
 """cs20lib: the helpers behind the cs20-word2vec notebooks.
 
 Stanford CS20's lecture "word2vec, structuring TensorFlow models, managing experiments, autodiff",
-on today's TensorFlow. One module per idea (``docs/architecture.md`` has the map):
-
-* :mod:`cs20lib.corpus`     text8 (downloaded and verified) or any text8-format file
-* :mod:`cs20lib.toy_corpus` a small generated corpus with planted analogies
-* :mod:`cs20lib.vocab`      the lecture's vocabulary (UNK = 0, most common words next)
-* :mod:`cs20lib.skipgram`   skip-gram pairs and batches, vectorised, deterministic, resumable
+on today's TensorFlow. One module per idea; ``docs/architecture.md`` has the map. The data side: :mod:`cs20lib.corpus`,
+:mod:`cs20lib.toy_corpus`, :mod:`cs20lib.vocab`, :mod:`cs20lib.skipgram`; the models:
+:mod:`cs20lib.tf1_model` (the lecture's graph), :mod:`cs20lib.tf2_model` and :mod:`cs20lib.training`;
+around them :mod:`cs20lib.config`, :mod:`cs20lib.runs`, :mod:`cs20lib.evaluation`,
+:mod:`cs20lib.projector`, :mod:`cs20lib.tsne`, :mod:`cs20lib.experiment` and :mod:`cs20lib.notebook`.
 
 Importing ``cs20lib`` does not import TensorFlow; the modules that need it import it themselves.
 """
