@@ -8,12 +8,13 @@ STAMP := $(VENV)/.cs20-installed
 ARGS ?=
 PYTEST_ARGS ?=
 
-.PHONY: help venv demo test lab bench notebooks lock clean
+.PHONY: help venv demo test lab handouts bench notebooks lock clean
 
 help:
 	@echo "make demo   train word2vec and write checkpoints, TensorBoard logs, projector files, t-SNE plot (ARGS='--help' for flags)"
 	@echo "make test   run every test: cs20lib unit tests and strict nbval of every notebook"
-	@echo "make lab    JupyterLab on notebooks/"
+	@echo "make lab    JupyterLab on notebooks/, with the course's kernel"
+	@echo "make handouts  HTML handouts (instructor + student editions), student zip, and PDFs when Chromium is installed"
 	@echo "make notebooks  re-execute every notebook in a fresh kernel, storing its outputs"
 	@echo "make bench  benchmarks/pipeline.py on the configured corpus"
 	@echo "make lock   re-pin constraints.txt from a fresh install"
@@ -34,13 +35,18 @@ demo: $(STAMP)
 test: $(STAMP)
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
+# JupyterLab on notebooks/; the notebooks name the kernel "cs20-word2vec" that the set-up registered in .venv.
 lab: $(STAMP)
-	$(BIN)/jupyter lab --notebook-dir=notebooks
+	cd notebooks && $(abspath $(BIN))/jupyter lab --ServerApp.root_dir=. $(ARGS)
+
+# handouts/: instructor and student HTML, index.html, the student notebooks zip; PDFs with Chromium.
+handouts: $(STAMP)
+	$(BIN)/python tools/handouts.py $(ARGS)
 
 # Re-execute every notebook top to bottom in a fresh kernel and store its outputs (then `make test`).
 notebooks: $(STAMP)
 	cd notebooks && for nb in [0-9]*.ipynb; do \
-	  ../$(BIN)/jupyter nbconvert --to notebook --execute --inplace --ExecutePreprocessor.kernel_name=cs20-word2vec \
+	  $(abspath $(BIN))/jupyter nbconvert --to notebook --execute --inplace --ExecutePreprocessor.kernel_name=cs20-word2vec \
 	    --ExecutePreprocessor.timeout=1200 "$$nb" || exit 1; \
 	done
 
