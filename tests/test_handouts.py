@@ -146,3 +146,13 @@ def test_make_handouts_target_runs_the_builder():
     makefile = (REPO / "Makefile").read_text()
     assert re.search(r"^handouts: .*\n\t.*tools/handouts\.py", makefile, re.M)
     assert json.loads((REPO / "tools" / "templates" / "handout" / "conf.json").read_text())["base_template"] == "lab"
+
+
+def test_pdf_auto_without_chromium_builds_html_and_says_why(series_dir, tmp_path, monkeypatch):
+    monkeypatch.setenv("CS20_CHROMIUM", str(tmp_path / "no-such-browser"))
+    lines = []
+    result = handouts.build(series_dir, tmp_path / "out", pdf="auto", log=lines.append)
+    assert result["pdf"] is False and (tmp_path / "out" / "student" / "00_topic.html").exists()
+    assert not list((tmp_path / "out").rglob("*.pdf"))
+    assert any("PDF handouts skipped" in line and "apt-get install chromium" in line for line in lines)
+    assert "(PDF)" not in (tmp_path / "out" / "index.html").read_text()
