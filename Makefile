@@ -35,9 +35,10 @@ demo: $(STAMP)
 test: $(STAMP)
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
-# JupyterLab on notebooks/; the notebooks name the kernel "cs20-word2vec" that the set-up registered in .venv.
+# JupyterLab on notebooks/; the notebooks name the kernel "cs20-word2vec" that the set-up registered in .venv,
+# and new notebooks get it too.
 lab: $(STAMP)
-	cd notebooks && $(abspath $(BIN))/jupyter lab --ServerApp.root_dir=. $(ARGS)
+	cd notebooks && $(abspath $(BIN))/jupyter lab --ServerApp.root_dir=. --MappingKernelManager.default_kernel_name=cs20-word2vec $(ARGS)
 
 # handouts/: instructor and student HTML, index.html, the student notebooks zip; PDFs with Chromium.
 handouts: $(STAMP)

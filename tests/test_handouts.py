@@ -142,9 +142,11 @@ def test_the_student_edition_still_runs_top_to_bottom(path):
         defined_outside |= stored
 
 
-def test_make_handouts_target_runs_the_builder():
+def test_make_handouts_and_lab_targets():
     makefile = (REPO / "Makefile").read_text()
     assert re.search(r"^handouts: .*\n\t.*tools/handouts\.py", makefile, re.M)
+    lab = re.search(r"^lab: .*\n\t(.*)", makefile, re.M)[1]
+    assert lab.startswith("cd notebooks && ") and "default_kernel_name=cs20-word2vec" in lab
     assert json.loads((REPO / "tools" / "templates" / "handout" / "conf.json").read_text())["base_template"] == "lab"
 
 
