@@ -100,6 +100,10 @@ def test_a_failed_build_keeps_the_previous_handouts(series_dir, tmp_path):
     assert sorted(path.name for path in tmp_path.iterdir()) == ["handouts", "notebooks"], "no staging folder left behind"
 
 
+def test_index_titles_show_code_spans_as_code():
+    assert handouts.inline_code("06 · `Saver` & `Checkpoint`") == "06 · <code>Saver</code> &amp; <code>Checkpoint</code>"
+
+
 def test_bad_input_is_reported_clearly(tmp_path, capsys):
     assert handouts.main(["--notebooks", str(tmp_path), "--out", str(tmp_path / "out"), "--pdf", "no"]) == 2
     assert "no notebooks named NN_name.ipynb" in capsys.readouterr().err

@@ -208,6 +208,12 @@ Student notebooks to run in JupyterLab: <a href="{zip_name}">{zip_name}</a>.{boo
 """
 
 
+def inline_code(text: str) -> str:
+    """Escape ``text`` for HTML, showing markdown `code` spans as <code>."""
+    parts = html.escape(text).split("`")
+    return "".join(f"<code>{part}</code>" if i % 2 else part for i, part in enumerate(parts))
+
+
 def index_page(entries: list[dict], with_pdf: bool) -> str:
     """The index: one ``<li>`` per notebook with its title, summary and links to both editions."""
     items = []
@@ -216,7 +222,7 @@ def index_page(entries: list[dict], with_pdf: bool) -> str:
         if with_pdf:
             links += [f'<a href="{edition}/{entry["stem"]}.pdf">{edition} (PDF)</a>' for edition in EDITIONS]
         items.append(
-            f'<li id="{entry["stem"]}"><span class="title">{html.escape(entry["title"])}</span>'
+            f'<li id="{entry["stem"]}"><span class="title">{inline_code(entry["title"])}</span>'
             f'<span class="summary">{html.escape(entry["summary"])}</span>'
             f'<span class="links">{"".join(links)}</span></li>'
         )
