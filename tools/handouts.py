@@ -169,8 +169,9 @@ class HandoutExporter(HTMLExporter):
         )
         return MarkdownWithMath(renderer=renderer).render(source)
 
-    def render(self, notebook: nbformat.NotebookNode, name: str) -> str:
-        resources = {"metadata": {"name": name, "path": str(REPO / "notebooks")}, "handout": {"edition": self.edition, "index_href": self.index_href}}
+    def render(self, notebook: nbformat.NotebookNode, name: str, folder: Path) -> str:
+        """The page of ``notebook``; ``folder`` is where it lives (for images it links relatively)."""
+        resources = {"metadata": {"name": name, "path": str(folder)}, "handout": {"edition": self.edition, "index_href": self.index_href}}
         body, _ = self.from_notebook_node(notebook, resources=resources)
         return body
 
@@ -339,7 +340,7 @@ def build(notebook_dir: Path, out: Path, pdf: str = "auto", log=print) -> dict:
             student = student_edition(notebook)
             students.append((path.stem, student))
             for edition, version in (("instructor", notebook), ("student", student)):
-                (staging / edition / f"{path.stem}.html").write_text(exporters[edition].render(version, path.stem), encoding="utf-8")
+                (staging / edition / f"{path.stem}.html").write_text(exporters[edition].render(version, path.stem, path.parent), encoding="utf-8")
             entries.append({"stem": path.stem, "title": title, "summary": summary})
             log(f"html  {path.stem}")
         write_student_zip(students, staging / ZIP_NAME)
