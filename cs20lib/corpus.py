@@ -22,13 +22,15 @@ downloaded on first use.
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import http.client
 import os
 import re
+import sys
 import tempfile
+import time
 import urllib.error
 import urllib.request
-import warnings
 import zipfile
 import zlib
 from pathlib import Path
@@ -103,6 +105,15 @@ class Corpus:
 
     def __len__(self) -> int:
         return len(self.words)
+
+    @property
+    def fingerprint(self) -> str:
+        """A hash of the words (16 hex digits): two corpora with the same words have the same fingerprint,
+        whatever their file names or formats; runs are keyed on it (:meth:`Word2VecConfig.run_name`)."""
+        if getattr(self, "_fingerprint", None) is None:
+            text = " ".join(self.words).encode()
+            self._fingerprint = hashlib.blake2b(text, digest_size=8).hexdigest()
+        return self._fingerprint
 
     def __repr__(self) -> str:
         return f"Corpus(name={self.name!r}, words={len(self.words):,}, source={self.source!r})"
@@ -179,13 +190,16 @@ def fetch(spec: ZipSpec = TEXT8, directory: str | os.PathLike | None = None, *, 
     """
     directory = Path(directory) if directory is not None else cache_dir()
     dest = directory / spec.filename
+    if dest.is_dir():
+        raise CorpusUnavailableError(f"{dest} is a folder; move it away so that {spec.filename} can be placed there.")
     if dest.exists():
         try:
             verify_zip(dest, spec)
             return dest
         except CorruptArchiveError as exc:
-            dest.unlink()
-            warnings.warn(f"the cached copy was corrupt and has been removed: {exc}. Downloading it again.", stacklevel=2)
+            aside = _move_aside(dest)
+            notice(f"{exc}. It is not the canonical {spec.filename}, so it was moved to {aside} "
+                   f"(delete it if you do not need it) and {spec.filename} is downloaded again.")
     try:
         directory.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
@@ -211,6 +225,18 @@ def fetch(spec: ZipSpec = TEXT8, directory: str | os.PathLike | None = None, *, 
     finally:
         if tmp.exists():
             tmp.unlink()
+
+
+def _move_aside(path: Path) -> Path:
+    """Rename ``path`` to ``path.rejected-<time>`` (nothing a user placed is deleted); return the new path."""
+    aside = path.with_name(f"{path.name}.rejected-{time.strftime('%Y%m%d-%H%M%S')}")
+    os.replace(path, aside)
+    return aside
+
+
+def notice(message: str) -> None:
+    """A plain message for the person running the program, on standard error."""
+    print(message, file=sys.stderr)
 
 
 def _download(url: str, out, *, timeout: float, progress: bool, expected: int) -> None:
@@ -253,6 +279,10 @@ def _check_alphabet(piece: bytes, offset: int, path: Path) -> None:
 
 def _open_text(path: Path):
     """A binary stream of the text: the single member of a zip, or the file itself."""
+    with open(path, "rb") as stream:
+        looks_like_zip = stream.read(4) == b"PK\x03\x04"
+    if looks_like_zip and not zipfile.is_zipfile(path):
+        raise CorruptArchiveError(f"{path} is a damaged zip archive (truncated or corrupt); replace it with a good copy.")
     if zipfile.is_zipfile(path):
         archive = zipfile.ZipFile(path)
         names = [info.filename for info in archive.infolist() if not info.is_dir()]
@@ -277,6 +307,8 @@ def read_words(path: str | os.PathLike, max_words: int | None = None) -> list[st
         raise ValueError(f"max_words must be a positive integer or None, not {max_words!r}")
     if not path.exists():
         raise CorpusUnavailableError(f"{path} does not exist; pass the path of a text8-format file (plain or zipped).")
+    if path.is_dir():
+        raise CorpusFormatError(f"{path} is a folder; pass the path of a text8-format file (plain or zipped) in it.")
     pieces: list[bytes] = []
     seen_words = 0  # lower bound on complete words read so far
     offset = 0
@@ -323,6 +355,9 @@ def normalize_text(text: str) -> str:
 # --------------------------------------------------------------------------------------------
 
 
+ENV_TEXT8 = "CS20_TEXT8"
+
+
 def load_corpus(
     source: str | os.PathLike | None = None,
     max_words: int | None = None,
@@ -336,10 +371,11 @@ def load_corpus(
     ``source``: ``"toy"`` for the generated toy corpus; a path to a text8-format file (plain or zipped);
     ``None`` for ``$CS20_TEXT8`` if set, else the lecture's text8 from the cache, downloaded and
     verified on first use. With ``fallback_to_toy=True`` an unavailable text8 (offline) gives the toy
-    corpus with a warning instead of an error; a corrupt download is never silently replaced.
+    corpus, saying so on standard error, instead of an error; a corrupt download is never silently replaced.
     """
-    if source is None and os.environ.get("CS20_TEXT8"):
-        source = os.environ["CS20_TEXT8"]
+    from_environment = source is None and bool(os.environ.get(ENV_TEXT8))
+    if from_environment:
+        source = os.environ[ENV_TEXT8]
     if source is not None and str(source) == "toy":
         from .toy_corpus import toy_words
 
@@ -353,9 +389,15 @@ def load_corpus(
         except CorpusUnavailableError as exc:
             if not fallback_to_toy:
                 raise
-            warnings.warn(f"text8 is unavailable, training on the toy corpus instead: {exc}", stacklevel=2)
+            notice(f"text8 is unavailable, so the toy corpus is used instead. {exc}")
             return load_corpus("toy", max_words, toy_seed=toy_seed)
         return Corpus("text8", read_words(path, max_words), str(path))
     path = Path(source).expanduser()
     name = path.name.split(".")[0] or "corpus"
-    return Corpus(name, read_words(path, max_words), str(path))
+    try:
+        return Corpus(name, read_words(path, max_words), str(path))
+    except CorpusError as exc:
+        if from_environment:
+            raise type(exc)(f"{exc} (this path comes from the environment variable {ENV_TEXT8}; "
+                            f"point it at a text8-format file, or unset it)") from None
+        raise

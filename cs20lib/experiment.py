@@ -1,8 +1,9 @@
 """One experiment end to end: corpus -> vocabulary -> training -> evaluation, projector and t-SNE.
 
 This is what ``python -m cs20lib train`` (``make demo``) runs, as plain functions a notebook can call
-one at a time: :func:`prepare_data`, :func:`train`, :func:`finish_run` (and :func:`describe_run` to
-print the results). Everything a run writes goes into its run directory (:mod:`cs20lib.runs`).
+one at a time: :func:`prepare_data`, :func:`steps_per_epoch`, :func:`train`, :func:`finish_run` (and
+:func:`describe_run` to print the results). Everything a run writes goes into its run directory
+(:mod:`cs20lib.runs`).
 """
 
 from __future__ import annotations
@@ -13,12 +14,23 @@ from pathlib import Path
 
 import numpy as np
 
+from . import runs
 from .config import Word2VecConfig
 from .corpus import Corpus, load_corpus
-from .runs import VOCAB_FILE, load_embeddings, read_run_config, run_dir_for, write_run_config
-from .vocab import UnknownWordError, Vocabulary
+from .skipgram import SkipGramStream
+from .vocab import Vocabulary
 
-__all__ = ["PROBE_WORDS", "Data", "describe_run", "evaluate_run", "finish_run", "load_run", "prepare_data", "train"]
+__all__ = [
+    "PROBE_WORDS",
+    "TrainingData",
+    "describe_run",
+    "evaluation_files",
+    "finish_run",
+    "load_run",
+    "prepare_data",
+    "steps_per_epoch",
+    "train",
+]
 
 #: words whose nearest neighbours a run prints (those in the vocabulary)
 PROBE_WORDS = {
@@ -28,18 +40,22 @@ PROBE_WORDS = {
 
 
 @dataclasses.dataclass
-class Data:
+class TrainingData:
+    """A corpus, its vocabulary and the corpus encoded as ids: what a model trains on."""
+
     corpus: Corpus
     vocab: Vocabulary
     ids: np.ndarray
     seconds: float  # reading + vocabulary building
 
 
-def prepare_data(config: Word2VecConfig, source=None, *, fallback_to_toy: bool = True, progress: bool = True) -> tuple[Data, Word2VecConfig]:
+def prepare_data(
+    config: Word2VecConfig, source=None, *, fallback_to_toy: bool = True, progress: bool = True
+) -> tuple[TrainingData, Word2VecConfig]:
     """Load the corpus, build the vocabulary, encode the words.
 
-    Returns the data and the config with ``corpus`` set to the corpus actually used (the toy corpus
-    when text8 is unavailable offline and ``fallback_to_toy``).
+    Returns the data and the config with ``corpus`` and ``corpus_fingerprint`` set to the corpus
+    actually used (the toy corpus when text8 is unavailable offline and ``fallback_to_toy``).
     """
     import warnings
 
@@ -50,99 +66,121 @@ def prepare_data(config: Word2VecConfig, source=None, *, fallback_to_toy: bool =
             warnings.filterwarnings("ignore", message="vocab_size=")
         vocab = Vocabulary.build(corpus.words, config.vocab_size, config.min_count)
     ids = vocab.encode(corpus.words)
-    config = config.replace(corpus=corpus.name)
-    return Data(corpus, vocab, ids, time.perf_counter() - start), config
+    config = config.replace(corpus=corpus.name, corpus_fingerprint=corpus.fingerprint)
+    return TrainingData(corpus, vocab, ids, time.perf_counter() - start), config
 
 
-def train(config: Word2VecConfig, data: Data, *, model: str = "tf2", run_dir=None, root="runs", progress=True, verbose=True) -> Path:
-    """Train ``model`` ("tf2": the tf.Module trainer; "tf1": the lecture's graph model) to
+def steps_per_epoch(config: Word2VecConfig, data: TrainingData) -> float:
+    """How many training steps one pass over the data takes with ``config`` (after dropping UNK and
+    subsampling): pairs / batch size, or centers / batch size with ``batching="windows"``.
+
+    Raises ValueError when the data do not fill a single batch: nothing could be trained.
+    """
+    units = "pairs" if config.batching == "pairs" else "words"
+    if not config.keep_unk and len(data.vocab) < 2:
+        raise ValueError(
+            f"the vocabulary holds no word besides UNK (min_count={config.min_count}, vocab_size="
+            f"{config.vocab_size}), and UNK is dropped: there is nothing to train on. Lower --min-count."
+        )
+    stream = SkipGramStream.from_config(config, data.ids, data.vocab.counts)
+    steps = stream.batches_per_epoch(config.batching)
+    if steps < 1:
+        raise ValueError(
+            f"one pass over the corpus gives {round(steps * config.batch_size):,} {units}, fewer than one batch of "
+            f"{config.batch_size}: there is nothing to train on. Use a larger corpus or a smaller --batch-size"
+            + (" (or keep UNK, lower --min-count)" if not config.keep_unk else "")
+            + "."
+        )
+    return steps
+
+
+def train(config: Word2VecConfig, data: TrainingData, *, api: str = "tf2", run_dir=None, root="runs",
+          progress: bool | None = False, verbose: bool = True) -> Path:
+    """Train with ``api`` ("tf2": the tf.Module trainer; "tf1": the lecture's graph model) to
     ``config.num_train_steps`` in ``run_dir`` (default: named after the settings under ``root``),
     resuming from its checkpoints. Returns the run directory."""
-    run_dir = Path(run_dir) if run_dir is not None else run_dir_for(config, model, root)
-    if model == "tf2":
+    run_dir = Path(run_dir) if run_dir is not None else runs.run_dir_for(config, api, root)
+    steps_per_epoch(config, data)  # refuses data that cannot fill a batch
+    if api == "tf2":
         from .training import Trainer
 
         trainer = Trainer(config, data.vocab, data.ids, run_dir, verbose=verbose, progress=progress)
-        if verbose and trainer.restored_from:
-            print(f"resuming from {trainer.restored_from} (step {int(trainer.step.numpy()):,})")
+        if verbose:
+            for note in trainer.notes:
+                print(note)
+            if trainer.restored_from:
+                print(f"resuming from {trainer.restored_from} (step {int(trainer.step.numpy()):,})")
         trainer.train()
-    elif model == "tf1":
-        from .skipgram import SkipGramStream
+    elif api == "tf1":
         from .tf1_model import SkipGramModel
 
         if config.loss != "nce" or config.lr_decay != "none" or config.sample or not config.keep_unk:
-            raise ValueError("the lecture's graph model (--model tf1) trains with its own settings only: NCE loss, constant learning rate, no subsampling")
-        stream = SkipGramStream(data.ids, config.batch_size, config.skip_window, seed=config.seed)
-        graph_model = SkipGramModel(
-            stream, len(data.vocab), config.embed_size, config.batch_size, config.num_sampled, config.learning_rate,
-            skip_step=config.skip_step, run_dir=run_dir, config=config, seed=config.seed, verbose=verbose,
-        ).build_graph()
+            raise ValueError(
+                "the lecture's graph model (--model tf1) trains with its own settings only: NCE loss, constant "
+                "learning rate, no subsampling, UNK kept"
+            )
+        runs.open_run(run_dir, config, api, data.vocab)
+        graph_model = SkipGramModel.from_config(config, data, run_dir, verbose=verbose, progress=progress)
         done = graph_model.current_step()
+        if verbose and done:
+            print(f"resuming from step {done:,}")
         if done < config.num_train_steps:
             graph_model.train(config.num_train_steps - done)
-        data.vocab.save(run_dir / VOCAB_FILE)
     else:
-        raise ValueError(f"model must be 'tf2' or 'tf1', not {model!r}")
-    write_run_config(run_dir, config, model)
+        raise ValueError(f"api must be 'tf2' or 'tf1', not {api!r}")
     return run_dir
 
 
-def _evaluation_sets(config: Word2VecConfig, run_dir: Path, analogies=None, wordsim=None):
-    """Analogy and WordSim files for a run: the toy corpus has its own analogies and no WordSim."""
-    if config.corpus == "toy" and analogies is None:
-        from .toy_corpus import write_toy_analogies
+def evaluation_files(config: Word2VecConfig, run_dir, analogies=None, wordsim=None) -> tuple[Path, Path | None]:
+    """The analogy and word-similarity files for a run: given ones, else Google's set and WordSim-353;
+    the toy corpus has its own analogies and no WordSim (unless one is given)."""
+    from .evaluation import ANALOGIES_FILE, WORDSIM_FILE, eval_data_path
 
-        return write_toy_analogies(run_dir / "toy_analogies.txt"), None
-    from .evaluation import eval_data_path
+    for path in (analogies, wordsim):
+        if path is not None and not Path(path).is_file():
+            what = "a folder" if Path(path).is_dir() else "missing"
+            raise FileNotFoundError(f"evaluation file {path} is {what}; pass the path of a file.")
+    if config.corpus == "toy":
+        if analogies is None:
+            from .toy_corpus import write_toy_analogies
 
-    return analogies or eval_data_path("questions-words.txt"), wordsim or eval_data_path("wordsim353.tsv")
-
-
-def evaluate_run(run_dir, *, analogies=None, wordsim=None, restrict_vocab: int = 30_000) -> dict:
-    """Analogy accuracy (and WordSim-353, except on the toy corpus) of a trained run."""
-    from .evaluation import evaluate_analogies, evaluate_wordsim
-
-    run_dir = Path(run_dir)
-    _, config, vocab, embeddings = load_run(run_dir)
-    analogies, wordsim = _evaluation_sets(config, run_dir, analogies, wordsim)
-    metrics = {"analogies": evaluate_analogies(embeddings, vocab, analogies, restrict_vocab=restrict_vocab)}
-    if wordsim is not None:
-        metrics["wordsim"] = evaluate_wordsim(embeddings, vocab, wordsim)
-    return metrics
+            analogies = write_toy_analogies(Path(run_dir) / "toy_analogies.txt")
+        return Path(analogies), Path(wordsim) if wordsim is not None else None
+    return Path(analogies or eval_data_path(ANALOGIES_FILE)), Path(wordsim or eval_data_path(WORDSIM_FILE))
 
 
-def finish_run(run_dir, *, num_visualize: int = 3_000, tsne_words: int = 500, analogies=None, wordsim=None, restrict_vocab: int = 30_000) -> dict:
-    """Evaluate a trained run and write ``metrics.json``, ``projector/`` and ``tsne.png`` into it."""
-    from .evaluation import write_metrics
+def finish_run(run_dir, *, num_visualize: int = 3_000, tsne_words: int = 500, analogies=None, wordsim=None,
+               restrict_vocab: int = 30_000) -> dict:
+    """Evaluate a trained run and write ``metrics.json``, ``projector/`` and ``tsne.png`` (unless
+    ``tsne_words`` is 0) into it; returns the metrics."""
+    from .evaluation import evaluate_analogies, evaluate_wordsim, write_metrics
     from .projector import export_projector
     from .tsne import plot_tsne
 
     run_dir = Path(run_dir)
-    metrics = evaluate_run(run_dir, analogies=analogies, wordsim=wordsim, restrict_vocab=restrict_vocab)
+    api, config, vocab, embeddings = load_run(run_dir)
+    analogies, wordsim = evaluation_files(config, run_dir, analogies, wordsim)
+    metrics = {"analogies": evaluate_analogies(embeddings, vocab, analogies, restrict_vocab=restrict_vocab)}
+    if wordsim is not None:
+        metrics["wordsim"] = evaluate_wordsim(embeddings, vocab, wordsim)
     write_metrics(run_dir / "metrics.json", metrics)
-    model, config, vocab, embeddings = load_run(run_dir)
-    export_projector(run_dir / "projector", embeddings, vocab, num_visualize, form=model)
-    words = min(tsne_words, len(vocab) - 1)
-    plot_tsne(embeddings, vocab, run_dir / "tsne.png", n_words=words, seed=config.seed,
-              title=f"t-SNE of the {words:,} most frequent words ({model} model, {config.corpus})")
+    export_projector(run_dir / "projector", embeddings, vocab, num_visualize, form=api)
+    if tsne_words:
+        words = min(tsne_words, len(vocab) - 1)
+        plot_tsne(embeddings, vocab, run_dir / "tsne.png", n_words=words, seed=config.seed,
+                  title=f"t-SNE of the {words:,} most frequent words ({api} model, {config.corpus})")
     return metrics
 
 
 def describe_run(run_dir, metrics: dict | None = None, probe_words=None, k: int = 8) -> str:
     """Nearest neighbours of probe words, the evaluation figures and how to open TensorBoard."""
-    from .evaluation import format_metrics, nearest_neighbours
+    from .evaluation import format_metrics, nearest_neighbours_many
 
     run_dir = Path(run_dir)
-    _, config = read_run_config(run_dir)
-    vocab = Vocabulary.load(run_dir / VOCAB_FILE)
-    embeddings = load_embeddings(run_dir)
-    words = probe_words or PROBE_WORDS["toy" if config.corpus == "toy" else "default"]
+    _, config, vocab, embeddings = load_run(run_dir)
+    words = [w for w in probe_words or PROBE_WORDS["toy" if config.corpus == "toy" else "default"] if w in vocab]
     lines = ["nearest neighbours (cosine):"]
-    for word in words:
-        try:
-            neighbours = nearest_neighbours(embeddings, vocab, word, k)
-        except UnknownWordError:
-            continue
+    for word, neighbours in nearest_neighbours_many(embeddings, vocab, words, k).items():
         lines.append(f"  {word:>10}: " + ", ".join(f"{w} {s:.2f}" for w, s in neighbours))
     if metrics:
         lines += ["", format_metrics(metrics)]
@@ -151,8 +189,12 @@ def describe_run(run_dir, metrics: dict | None = None, probe_words=None, k: int 
 
 
 def load_run(run_dir) -> tuple[str, Word2VecConfig, Vocabulary, np.ndarray]:
-    """(model, config, vocabulary, embeddings) of a trained run."""
+    """(api, config, vocabulary, embeddings) of a trained run."""
     run_dir = Path(run_dir)
-    model, config = read_run_config(run_dir)
-    return model, config, Vocabulary.load(run_dir / VOCAB_FILE), load_embeddings(run_dir)
+    api, config = runs.read_run_config(run_dir)
+    path = run_dir / runs.VOCAB_FILE
+    if not path.is_file():
+        raise runs.RunError(f"{run_dir} has no {runs.VOCAB_FILE}; train it first: {runs.train_command(run_dir)}")
+    vocab = Vocabulary.load(path)
+    return api, config, vocab, runs.load_embeddings(run_dir)
 

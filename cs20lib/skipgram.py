@@ -23,17 +23,19 @@ from __future__ import annotations
 
 import dataclasses
 import random
-from typing import Iterator
+from typing import Callable, Iterator
 
 import numpy as np
 
-#: batches whose centers are ordered by window reach together (see SkipGramStream._block_windows);
-#: large, so that runs of equal reach (chunks) are long: 16 gave chunks of ~3 batches and cost more
-#: in per-call overhead than the padding saved (BENCHMARKS.md)
+from . import checks
+
+#: batches whose centers are ordered by window reach together (see SkipGramStream._block_windows): large,
+#: so that runs of batches with equal reach are long and a training step rarely needs padding columns
 WINDOW_GROUP = 512
 
 __all__ = [
     "SkipGramStream",
+    "window_offsets",
     "batch_gen",
     "count_pairs",
     "draw_windows",
@@ -51,8 +53,25 @@ def draw_windows(n: int, skip_window: int, rng: np.random.Generator) -> np.ndarr
 
 
 def _check_window(skip_window: int) -> None:
-    if not isinstance(skip_window, (int, np.integer)) or not 1 <= skip_window <= 127:
-        raise ValueError(f"skip_window must be an integer from 1 to 127, not {skip_window!r}")
+    checks.integer("skip_window", skip_window, 1, 127)
+
+
+def window_offsets(span: int) -> np.ndarray:
+    """The offsets of a window that reaches ``span`` words each way: -span .. -1, 1 .. span (int32)."""
+    return np.concatenate([np.arange(-span, 0, dtype=np.int32), np.arange(1, span + 1, dtype=np.int32)])
+
+
+def _targets_in_window(
+    positions: np.ndarray, windows: np.ndarray, n: int, span: int | None = None
+) -> tuple[np.ndarray, np.ndarray]:
+    """For centers at ``positions``: the target positions at offsets -span .. -1, 1 .. span ``[m, 2 span]``
+    (``span``: the widest of their windows by default), and which of them are real targets (inside the
+    center's own window and inside the corpus ``0 .. n-1``)."""
+    w = np.asarray(windows[positions], dtype=np.int32)
+    offsets = window_offsets(int(w.max()) if span is None else span)
+    targets = positions[:, None] + offsets
+    valid = (np.abs(offsets) <= w[:, None]) & (targets >= 0) & (targets < n)
+    return targets, valid
 
 
 def skipgram_pairs(ids: np.ndarray, windows: np.ndarray, start: int = 0, stop: int | None = None) -> tuple[np.ndarray, np.ndarray]:
@@ -69,12 +88,8 @@ def skipgram_pairs(ids: np.ndarray, windows: np.ndarray, start: int = 0, stop: i
     if stop <= start:
         empty = np.empty(0, dtype=np.int32)
         return empty, empty.copy()
-    w = np.asarray(windows[start:stop], dtype=np.int32)
-    span = int(w.max())
-    offsets = np.concatenate([np.arange(-span, 0, dtype=np.int32), np.arange(1, span + 1, dtype=np.int32)])
     positions = np.arange(start, stop, dtype=np.int64 if n >= 2**31 - 256 else np.int32)
-    targets = positions[:, None] + offsets  # (centers, 2 * span)
-    valid = (np.abs(offsets) <= w[:, None]) & (targets >= 0) & (targets < n)
+    targets, valid = _targets_in_window(positions, windows, n)
     centers = np.broadcast_to(ids[start:stop, None], targets.shape)[valid]
     return centers.astype(np.int32, copy=False), ids[targets[valid]].astype(np.int32, copy=False)
 
@@ -137,18 +152,21 @@ def subsample(ids: np.ndarray, keep: np.ndarray, rng: np.random.Generator) -> np
 class SkipGramStream:
     """A deterministic, resumable stream of skip-gram batches over a corpus of word ids.
 
-    Epoch e of seed s uses ``numpy.random.default_rng([s, e])``: it subsamples the corpus (if
-    ``sample`` > 0; needs ``counts``, the vocabulary counts), draws every center's window, then cuts
-    the centers into blocks of ``block`` and yields each block's pairs, shuffled within the block when
-    ``shuffle`` (a shuffle buffer of one block), in batches of ``batch_size`` (centers ``[B]`` int32,
-    targets ``[B, 1]`` int32, as the lecture's placeholders want). Batches run on across block and
-    epoch boundaries; the stream ends after ``epochs`` epochs (``None``: never) and drops a final
-    partial batch. ``drop_unk`` removes id 0 (UNK) before windowing, as word2vec drops words under
-    ``min_count``.
+    Epoch e of seed s uses ``numpy.random.default_rng([s, e])``: it drops UNK (id 0) when ``drop_unk``
+    (as word2vec drops words under ``min_count``), subsamples (if ``sample`` > 0; needs ``counts``, the
+    vocabulary counts), draws every center's window, then cuts the centers into blocks of ``block``.
+    Each block's units are shuffled within the block when ``shuffle`` (a shuffle buffer of one block)
+    and cut into batches of ``batch_size``:
 
-    The position in the stream is the number of batches already taken; :meth:`batches` starts at
-    any position without re-running the shuffles before it, so a resumed run sees the same batches
-    as an uninterrupted one.
+    * :meth:`chunks` (the lecture's batches): units are (center, target) pairs, batches are centers
+      ``[B]`` and targets ``[B, 1]`` (int32, as the lecture's placeholders want);
+    * :meth:`window_chunks` (word2vec's order of work): units are centers with their whole window,
+      batches are centers ``[B]`` and windows ``[B, 2r]`` with -1 for no word.
+
+    Batches run on across block and epoch boundaries; the stream ends after ``epochs`` epochs
+    (``None``: never) and drops a final partial batch. The position in the stream is the number of
+    batches already taken; both methods start at any position without re-running the shuffles before
+    it, so a resumed run sees the same batches as an uninterrupted one.
     """
 
     ids: np.ndarray
@@ -165,10 +183,9 @@ class SkipGramStream:
     def __post_init__(self) -> None:
         self.ids = np.ascontiguousarray(self.ids, dtype=np.int32)
         _check_window(self.skip_window)
-        if not isinstance(self.batch_size, (int, np.integer)) or self.batch_size < 1:
-            raise ValueError(f"batch_size must be a positive integer, not {self.batch_size!r}")
-        if self.epochs is not None and self.epochs < 1:
-            raise ValueError(f"epochs must be >= 1 or None, not {self.epochs!r}")
+        checks.integer("batch_size", self.batch_size, 1)
+        if self.epochs is not None:
+            checks.integer("epochs", self.epochs, 1)
         if self.sample and self.counts is None:
             raise ValueError("subsampling (sample > 0) needs the vocabulary's counts")
         if len(self.ids) < 2:
@@ -176,9 +193,19 @@ class SkipGramStream:
         self._keep = keep_probabilities(self.counts, self.sample) if self.sample else None
         self._epoch_cache: tuple[int, np.ndarray, np.ndarray] | None = None
 
+    @classmethod
+    def from_config(cls, config, ids: np.ndarray, counts: np.ndarray | None = None, **overrides) -> SkipGramStream:
+        """The stream a :class:`~cs20lib.config.Word2VecConfig` trains on (batch size, window, seed,
+        subsampling, UNK handling); ``counts`` are the vocabulary's counts."""
+        settings = dict(
+            batch_size=config.batch_size, skip_window=config.skip_window, seed=config.seed, sample=config.sample,
+            counts=counts, drop_unk=not config.keep_unk,
+        )
+        return cls(ids, **{**settings, **overrides})
+
     # -- one epoch ------------------------------------------------------------------------------
-    def _epoch(self, epoch: int) -> tuple[np.ndarray, np.ndarray]:
-        """(ids after subsampling, windows) for an epoch; the latest one is cached."""
+    def epoch_corpus(self, epoch: int) -> tuple[np.ndarray, np.ndarray]:
+        """(ids after dropping UNK and subsampling, each position's window) for an epoch; the latest is cached."""
         if self._epoch_cache is not None and self._epoch_cache[0] == epoch:
             return self._epoch_cache[1], self._epoch_cache[2]
         rng = np.random.default_rng([self.seed, epoch])
@@ -191,166 +218,144 @@ class SkipGramStream:
         self._epoch_cache = (epoch, ids, windows)
         return ids, windows
 
+    def pairs_per_epoch(self, epoch: int = 0) -> int:
+        ids, windows = self.epoch_corpus(epoch)
+        return count_pairs(len(ids), windows)
+
+    def batches_per_epoch(self, batching: str = "pairs", epoch: int = 0) -> float:
+        """Steps one pass takes: pairs / batch_size, or with ``batching="windows"`` centers / batch_size."""
+        units = self.pairs_per_epoch(epoch) if batching == "pairs" else len(self.epoch_corpus(epoch)[0])
+        return units / self.batch_size
+
+    def _shuffled(self, arrays: tuple, epoch: int, block: int, salt: int) -> tuple:
+        if not self.shuffle or not len(arrays[0]):
+            return arrays
+        order = np.random.default_rng([self.seed, epoch, block, salt]).permutation(len(arrays[0]))
+        return tuple(array[order] for array in arrays)
+
     def _block_pairs(self, epoch: int, block: int) -> tuple[np.ndarray, np.ndarray]:
-        ids, windows = self._epoch(epoch)
+        """A block's (center, target) pairs, shuffled within the block."""
+        ids, windows = self.epoch_corpus(epoch)
         start = block * self.block
-        centers, targets = skipgram_pairs(ids, windows, start, start + self.block)
-        if self.shuffle and len(centers):
-            order = np.random.default_rng([self.seed, epoch, block, 1]).permutation(len(centers))
-            centers, targets = centers[order], targets[order]
-        return centers, targets
+        return self._shuffled(skipgram_pairs(ids, windows, start, start + self.block), epoch, block, 1)
 
     def _block_windows(self, epoch: int, block: int) -> tuple[np.ndarray, np.ndarray]:
         """A block's centers and their whole windows: ``[m]`` and ``[m, 2 * skip_window]`` (-1 = none).
 
         Row r of the windows holds the targets at offsets -W .. -1, 1 .. W of center r, with -1 where
-        the offset is beyond that center's drawn window or the corpus's ends: the same pairs as
-        :func:`skipgram_pairs`, grouped by center.
+        the offset is beyond that center's window or the corpus's ends: the pairs of
+        :func:`skipgram_pairs`, grouped by center. When shuffling, the centers of each run of
+        ``WINDOW_GROUP`` batches are then ordered by how far their windows reach, so that most batches
+        hold windows of one size and a training step needs no padding columns.
         """
-        ids, windows = self._epoch(epoch)
+        ids, windows = self.epoch_corpus(epoch)
         n, span = len(ids), self.skip_window
-        start = block * self.block
-        positions = np.arange(start, min(start + self.block, n))
-        offsets = np.concatenate([np.arange(-span, 0), np.arange(1, span + 1)])
-        targets = positions[:, None] + offsets
-        valid = (np.abs(offsets) <= windows[positions, None]) & (targets >= 0) & (targets < n)
+        positions = np.arange(block * self.block, min((block + 1) * self.block, n))
+        targets, valid = _targets_in_window(positions, windows, n, span)
         contexts = np.where(valid, ids[np.clip(targets, 0, n - 1)], -1).astype(np.int32)
-        centers = ids[positions]
-        if self.shuffle and len(centers):
-            order = np.random.default_rng([self.seed, epoch, block, 2]).permutation(len(centers))
-            centers, contexts = centers[order], contexts[order]
-            # Within each run of WINDOW_GROUP batches, order the centers by how far their window
-            # reaches, so that most batches hold windows of one size and need no padding columns.
-            reach = np.max(np.where(contexts >= 0, np.abs(offsets), 0), axis=1)
-            group = WINDOW_GROUP * self.batch_size
-            key = np.arange(len(centers)) // group * (span + 1) + reach
+        centers, contexts = self._shuffled((ids[positions], contexts), epoch, block, 2)
+        if self.shuffle:
+            key = np.arange(len(centers)) // (WINDOW_GROUP * self.batch_size) * (span + 1) + _reach(contexts)
             order = np.argsort(key, kind="stable")
             centers, contexts = centers[order], contexts[order]
         return centers, contexts
 
+    # -- the stream -----------------------------------------------------------------------------
+    def _whole_batches(
+        self, start_batch: int, units_in: Callable[[int, int], int], make: Callable[[int, int], tuple]
+    ) -> Iterator[tuple]:
+        """The epoch / block loop behind both streams: block after block, epoch after epoch, the block's
+        arrays (``make(epoch, block)``, one unit per row) trimmed to whole batches, with the rest carried
+        into the next block. Skipping to ``start_batch`` counts units (``units_in(epoch, block)``) block by
+        block without making them."""
+        size = self.batch_size
+        skip = start_batch * size
+        carry = None
+        epoch = 0
+        while self.epochs is None or epoch < self.epochs:
+            ids, _ = self.epoch_corpus(epoch)
+            for block in range(-(-len(ids) // self.block)):
+                if skip:
+                    units = units_in(epoch, block)
+                    if units <= skip:
+                        skip -= units
+                        continue
+                arrays = tuple(array[skip:] for array in make(epoch, block))
+                skip = 0
+                if carry is not None:
+                    arrays = tuple(np.concatenate(pair) for pair in zip(carry, arrays))
+                whole = len(arrays[0]) // size * size
+                carry = tuple(array[whole:] for array in arrays)
+                if whole:
+                    yield tuple(array[:whole] for array in arrays)
+            epoch += 1
+
+    def chunks(self, start_batch: int = 0, batches_per_chunk: int | None = None) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+        """The pair stream from batch ``start_batch`` on, as arrays of whole batches: ``[k, B]`` and ``[k, B, 1]``.
+
+        ``batches_per_chunk`` caps k (default: as many as a block gives).
+        """
+        size = self.batch_size
+
+        def pairs_in(epoch, block):
+            ids, windows = self.epoch_corpus(epoch)
+            return count_pairs(len(ids), windows, block * self.block, (block + 1) * self.block)
+
+        for centers, targets in self._whole_batches(start_batch, pairs_in, self._block_pairs):
+            step = len(centers) if batches_per_chunk is None else batches_per_chunk * size
+            for begin in range(0, len(centers), step):
+                end = begin + step
+                yield centers[begin:end].reshape(-1, size), targets[begin:end].reshape(-1, size, 1)
+
     def window_chunks(self, start_batch: int = 0, batches_per_chunk: int | None = None) -> Iterator[tuple[np.ndarray, np.ndarray]]:
         """The stream as batches of ``batch_size`` centers with their windows: ``[k, B]`` and ``[k, B, 2r]``.
 
-        The same (center, target) pairs as :meth:`chunks`, grouped by center (word2vec's own order of
-        work), so a training step can share one center's noise words across its window. Columns are
-        offsets -r .. -1, 1 .. r, where r (at most ``skip_window``) is how far the chunk's windows reach:
-        when shuffling, centers are ordered by reach within groups of ``WINDOW_GROUP`` batches, so
-        most chunks carry no padding. Position ``start_batch`` counts batches of centers.
-        """
-        size = self.batch_size
-        skip = start_batch * size
-        carry_c = np.empty(0, dtype=np.int32)
-        carry_w = np.empty((0, 2 * self.skip_window), dtype=np.int32)
-        epoch = 0
-        while self.epochs is None or epoch < self.epochs:
-            ids, _ = self._epoch(epoch)
-            for block in range(-(-len(ids) // self.block)):
-                in_block = min(self.block, len(ids) - block * self.block)
-                if skip >= in_block:
-                    skip -= in_block
-                    continue
-                centers, contexts = self._block_windows(epoch, block)
-                if skip:
-                    centers, contexts, skip = centers[skip:], contexts[skip:], 0
-                if len(carry_c):
-                    centers, contexts = np.concatenate([carry_c, centers]), np.concatenate([carry_w, contexts])
-                whole = len(centers) // size * size
-                carry_c, carry_w = centers[whole:], contexts[whole:]
-                yield from self._window_runs(centers[:whole], contexts[:whole], batches_per_chunk)
-            epoch += 1
-
-    def _window_runs(self, centers, contexts, batches_per_chunk):
-        """Cut whole batches into chunks of batches that reach equally far, dropping padding columns.
-
-        A batch whose windows reach at most r words to each side needs only the columns for offsets
-        -r .. r of the ``[B, 2W]`` layout; consecutive batches with the same r form one chunk.
+        The same (center, target) pairs as :meth:`chunks`, grouped by center, so that a training step
+        can share one center's noise words across its window. Columns are offsets -r .. -1, 1 .. r,
+        where r (at most ``skip_window``) is how far the chunk's windows reach: consecutive batches of
+        equal reach form one chunk (at most ``batches_per_chunk`` batches). Position ``start_batch``
+        counts batches of centers.
         """
         size, span = self.batch_size, self.skip_window
-        batches = len(centers) // size
-        if not batches:
-            return
-        offsets = np.abs(np.concatenate([np.arange(-span, 0), np.arange(1, span + 1)]))
-        reach = np.max(np.where(contexts >= 0, offsets, 0), axis=1).reshape(batches, size).max(axis=1)
-        reach = np.maximum(reach, 1)
-        limit = batches if batches_per_chunk is None else batches_per_chunk
-        first = 0
-        for last in range(1, batches + 1):
-            if last == batches or reach[last] != reach[first] or last - first == limit:
-                r = int(reach[first])
-                chunk = slice(first * size, last * size)
-                yield centers[chunk].reshape(-1, size), contexts[chunk, span - r : span + r].reshape(-1, size, 2 * r)
-                first = last
 
-    def pairs_per_epoch(self, epoch: int = 0) -> int:
-        ids, windows = self._epoch(epoch)
-        return count_pairs(len(ids), windows)
+        def centers_in(epoch, block):
+            return min(self.block, len(self.epoch_corpus(epoch)[0]) - block * self.block)
 
-    def batches_per_epoch(self, batching: str = "pairs", epoch: int = 0) -> float:
-        """Steps one pass takes: pairs / batch_size, or with ``batching="windows"`` centers / batch_size."""
-        units = self.pairs_per_epoch(epoch) if batching == "pairs" else len(self._epoch(epoch)[0])
-        return units / self.batch_size
-
-    # -- the stream -----------------------------------------------------------------------------
-    def chunks(self, start_batch: int = 0, batches_per_chunk: int | None = None) -> Iterator[tuple[np.ndarray, np.ndarray]]:
-        """The stream from batch ``start_batch`` on, as arrays of whole batches: ``[k, B]`` and ``[k, B, 1]``.
-
-        ``batches_per_chunk`` caps k (default: as many as a block gives). Skipping to
-        ``start_batch`` counts pairs block by block without making them.
-        """
-        size = self.batch_size
-        skip_pairs = start_batch * size
-        carry_c = np.empty(0, dtype=np.int32)
-        carry_t = np.empty(0, dtype=np.int32)
-        epoch = 0
-        while self.epochs is None or epoch < self.epochs:
-            ids, windows = self._epoch(epoch)
-            blocks = -(-len(ids) // self.block)
-            for block in range(blocks):
-                if skip_pairs:
-                    start = block * self.block
-                    in_block = count_pairs(len(ids), windows, start, start + self.block)
-                    if in_block <= skip_pairs:
-                        skip_pairs -= in_block
-                        continue
-                centers, targets = self._block_pairs(epoch, block)
-                if skip_pairs:
-                    centers, targets = centers[skip_pairs:], targets[skip_pairs:]
-                    skip_pairs = 0
-                if len(carry_c):
-                    centers = np.concatenate([carry_c, centers])
-                    targets = np.concatenate([carry_t, targets])
-                whole = len(centers) // size * size
-                carry_c, carry_t = centers[whole:], targets[whole:]
-                step = whole if batches_per_chunk is None else batches_per_chunk * size
-                for begin in range(0, whole, step):
-                    end = min(begin + step, whole)
-                    yield (
-                        centers[begin:end].reshape(-1, size),
-                        targets[begin:end].reshape(-1, size, 1),
-                    )
-            epoch += 1
+        for centers, contexts in self._whole_batches(start_batch, centers_in, self._block_windows):
+            batches = len(centers) // size
+            reach = np.maximum(_reach(contexts).reshape(batches, size).max(axis=1), 1)
+            limit = batches if batches_per_chunk is None else batches_per_chunk
+            first = 0
+            for last in range(1, batches + 1):
+                if last == batches or reach[last] != reach[first] or last - first == limit:
+                    r = int(reach[first])
+                    rows = slice(first * size, last * size)
+                    yield centers[rows].reshape(-1, size), contexts[rows, span - r : span + r].reshape(-1, size, 2 * r)
+                    first = last
 
     def batches(self, start_batch: int = 0) -> Iterator[tuple[np.ndarray, np.ndarray]]:
-        """The stream batch by batch: centers ``[B]`` and targets ``[B, 1]`` (int32)."""
+        """The pair stream batch by batch: centers ``[B]`` and targets ``[B, 1]`` (int32)."""
         for centers, targets in self.chunks(start_batch):
             yield from zip(centers, targets)
 
     def dataset(self, start_batch: int = 0):
-        """The stream as a ``tf.data.Dataset`` of (centers ``[B]``, targets ``[B, 1]``), prefetched.
+        """The pair stream as a ``tf.data.Dataset`` of (centers ``[B]``, targets ``[B, 1]``), prefetched.
 
-        NumPy makes, shuffles and batches the pairs a block at a time (a block's shuffle is a
-        shuffle buffer of that size); tf.data splits the blocks into batches and prefetches, so
-        the training step never waits on Python for each batch.
+        NumPy makes, shuffles and batches the pairs a block at a time; tf.data splits the blocks into
+        batches and prefetches, so the training step never waits on Python for each batch.
         """
         import tensorflow as tf
 
         size = self.batch_size
-        signature = (
-            tf.TensorSpec([None, size], tf.int32),
-            tf.TensorSpec([None, size, 1], tf.int32),
-        )
+        signature = (tf.TensorSpec([None, size], tf.int32), tf.TensorSpec([None, size, 1], tf.int32))
         chunks = tf.data.Dataset.from_generator(lambda: self.chunks(start_batch), output_signature=signature)
         return chunks.unbatch().prefetch(tf.data.AUTOTUNE)
+
+
+def _reach(contexts: np.ndarray) -> np.ndarray:
+    """How far each row of a ``[m, 2W]`` window (offsets -W .. -1, 1 .. W, -1 = no word) reaches."""
+    span = contexts.shape[1] // 2
+    return np.max(np.where(contexts >= 0, np.abs(window_offsets(span)), 0), axis=1)
 
 
 def batch_gen(index_words, batch_size: int, skip_window: int, *, seed: int | None = 0, epochs: int | None = None):

@@ -19,11 +19,17 @@ What differs from the lecture, each a defect of the original:
 * ``embed_matrix`` is initialised uniformly in [-1, 1), as the lecture's first version
   (``tf.random_uniform([VOCAB_SIZE, EMBED_SIZE], -1.0, 1.0)``) did; the class version's
   ``tf.random_uniform_initializer()`` defaults to [0, 1), which starts every vector in one orthant.
-* Checkpoints go to ``<run_dir>/checkpoints`` and ``run_dir`` records the hyperparameters
+* Checkpoints go to ``<run_dir>/checkpoints`` under relative paths (``save_relative_paths``), so a
+  run directory can be copied or moved, and ``run_dir`` records the hyperparameters
   (``config.json``): restoring a checkpoint written with other hyperparameters is refused with a clear
-  message (:func:`cs20lib.config.check_run_config`) instead of silently loading it.
-* After a restore the input resumes where the checkpointed run stopped (the stream starts at batch
-  ``global_step``), so an interrupted run sees each batch once, as an uninterrupted one does.
+  message (:func:`cs20lib.runs.check_run_config`) instead of silently loading it. Resuming takes the
+  newest checkpoint that reads completely (:func:`cs20lib.runs.restore_newest`).
+* ``tf.nn.nce_loss``'s own sampler keeps its random state inside the session, so a resumed run drew
+  other noise words than an uninterrupted one. Here the noise words come from a stateless sampler
+  keyed by (seed, ``global_step``), passed as ``sampled_values`` (the same log-uniform distribution,
+  drawn with replacement as in the TF2 model), and after a restore the input resumes where the
+  checkpointed run stopped (the stream starts at batch ``global_step``): a resumed run reaches exactly
+  the weights of an uninterrupted one.
 """
 
 from __future__ import annotations
@@ -34,28 +40,32 @@ from pathlib import Path
 import numpy as np
 import tensorflow as tf
 
+from . import runs
 from .config import Word2VecConfig
-from .runs import CheckpointMismatchError, check_run_config, write_run_config
+from .progress import LossReport, check_finite
 from .skipgram import SkipGramStream
+from .tf2_model import log_uniform_from
 
 tf1 = tf.compat.v1
 
 __all__ = ["SkipGramModel"]
 
-MODEL_NAME = "tf1"
+API = "tf1"
 
 
 class SkipGramModel:
     """Build the graph for a word2vec model (the lecture's class, graph mode).
 
-    ``data`` is a :class:`~cs20lib.skipgram.SkipGramStream` (the graph reads it through
-    ``Dataset.from_generator``) or a zero-argument callable that returns a ``tf.data.Dataset`` of
-    (centers ``[batch]``, targets ``[batch, 1]``); it is called inside the model's graph.
+    The lecture's arguments: ``data`` (here a :class:`~cs20lib.skipgram.SkipGramStream`, which the graph
+    reads through ``Dataset.from_generator``), ``vocab_size``, ``embed_size``, ``batch_size``,
+    ``num_sampled`` and ``learning_rate``. ``config``, when given, is the run's full
+    :class:`~cs20lib.config.Word2VecConfig` (recorded in ``run_dir/config.json``); it must agree with
+    those arguments. Without it the config is made from them.
     """
 
     def __init__(
         self,
-        data,
+        data: SkipGramStream,
         vocab_size: int,
         embed_size: int,
         batch_size: int,
@@ -65,9 +75,22 @@ class SkipGramModel:
         skip_step: int = 5_000,
         run_dir: str | os.PathLike | None = None,
         config: Word2VecConfig | None = None,
-        seed: int | None = 0,
+        seed: int = 0,
         verbose: bool = True,
+        progress: bool | None = False,
     ):
+        if not isinstance(data, SkipGramStream):
+            raise TypeError(f"data must be a cs20lib.skipgram.SkipGramStream, not {type(data).__name__}")
+        if data.batch_size != batch_size:
+            raise ValueError(f"the stream makes batches of {data.batch_size} pairs, not batch_size={batch_size}")
+        settings = dict(embed_size=embed_size, batch_size=batch_size, num_sampled=num_sampled,
+                        learning_rate=learning_rate, skip_step=skip_step, seed=seed, skip_window=data.skip_window)
+        if config is None:
+            config = Word2VecConfig(vocab_size=vocab_size, **settings)
+        disagree = [f"{name}={value!r} but config.{name}={getattr(config, name)!r}"
+                    for name, value in settings.items() if getattr(config, name) != value]
+        if disagree:
+            raise ValueError("the model's hyperparameters and its config disagree: " + "; ".join(disagree))
         self.vocab_size = vocab_size
         self.embed_size = embed_size
         self.batch_size = batch_size
@@ -76,32 +99,34 @@ class SkipGramModel:
         self.skip_step = skip_step
         self.data = data
         self.seed = seed
-        self.verbose = verbose
+        self.config = config
+        self.verbose, self.progress = verbose, progress
         self.run_dir = Path(run_dir) if run_dir is not None else None
-        self.config = config or Word2VecConfig(
-            vocab_size=vocab_size, embed_size=embed_size, batch_size=batch_size, num_sampled=num_sampled,
-            learning_rate=learning_rate, skip_step=skip_step, seed=seed or 0,
-        )
         self.graph = tf.Graph()
         self._start_batch = 0  # where the input stream starts when the iterator is initialised
         with self.graph.as_default():
-            if seed is not None:
-                tf1.set_random_seed(seed)  # graph-level seed: every random op below is reproducible
+            tf1.set_random_seed(seed)  # graph-level seed: every random op below is reproducible
             self.global_step = tf1.get_variable("global_step", initializer=tf.constant(0), trainable=False)
+
+    @classmethod
+    def from_config(cls, config: Word2VecConfig, data, run_dir, **options) -> SkipGramModel:
+        """The model for a run: hyperparameters from ``config``, the stream over ``data``
+        (:class:`~cs20lib.experiment.TrainingData`), graph built."""
+        stream = SkipGramStream.from_config(config, data.ids, data.vocab.counts)
+        return cls(
+            stream, len(data.vocab), config.embed_size, config.batch_size, config.num_sampled, config.learning_rate,
+            skip_step=config.skip_step, run_dir=run_dir, config=config, seed=config.seed, **options,
+        ).build_graph()
 
     # -- assembling the graph ---------------------------------------------------------------
     def _import_data(self):
         """Step 1: the input: an initializable iterator, so the dataset can be restarted."""
         with tf.name_scope("data"):
-            if isinstance(self.data, SkipGramStream):
-                stream = self.data
-                size = stream.batch_size
-                self.dataset = tf.data.Dataset.from_generator(
-                    lambda: stream.batches(self._start_batch),
-                    output_signature=(tf.TensorSpec([size], tf.int32), tf.TensorSpec([size, 1], tf.int32)),
-                ).prefetch(64)
-            else:
-                self.dataset = self.data()
+            stream, size = self.data, self.batch_size
+            self.dataset = tf.data.Dataset.from_generator(
+                lambda: stream.batches(self._start_batch),
+                output_signature=(tf.TensorSpec([size], tf.int32), tf.TensorSpec([size, 1], tf.int32)),
+            ).prefetch(64)
             self.iterator = tf1.data.make_initializable_iterator(self.dataset)
             self.center_words, self.target_words = self.iterator.get_next()
 
@@ -124,6 +149,9 @@ class SkipGramModel:
                 initializer=tf1.truncated_normal_initializer(stddev=1.0 / (self.embed_size**0.5)),
             )
             nce_bias = tf1.get_variable("nce_bias", initializer=tf.zeros([self.vocab_size]))
+            # noise words keyed by (seed, step), so that a resumed run draws the same ones
+            u = tf.random.stateless_uniform([self.num_sampled], seed=[self.seed, self.global_step], dtype=tf.float64)
+            sampled_values = log_uniform_from(u, self.num_sampled, self.vocab_size, self.target_words)
             self.loss = tf.reduce_mean(
                 tf.nn.nce_loss(
                     weights=nce_weight,
@@ -132,6 +160,7 @@ class SkipGramModel:
                     inputs=self.embed,
                     num_sampled=self.num_sampled,
                     num_classes=self.vocab_size,
+                    sampled_values=sampled_values,
                 ),
                 name="loss",
             )
@@ -154,7 +183,7 @@ class SkipGramModel:
             self._create_loss()
             self._create_optimizer()
             self._create_summaries()
-            self.saver = tf1.train.Saver(max_to_keep=5)
+            self.saver = tf1.train.Saver(max_to_keep=5, save_relative_paths=True)
             self.init = tf1.global_variables_initializer()
         self.graph.finalize()  # nothing may be added by accident while training
         return self
@@ -170,79 +199,85 @@ class SkipGramModel:
         config = tf1.ConfigProto(intra_op_parallelism_threads=2, inter_op_parallelism_threads=2)
         return tf1.Session(graph=self.graph, config=config)
 
-    def _restore(self, sess) -> int:
-        """Restore the latest checkpoint of this run, if any; return the global step."""
+    def _restore(self, sess, *, write: bool = True) -> int:
+        """Restore the newest readable checkpoint of this run, if any; return the global step."""
         run_dir = self._require_run_dir()
-        check_run_config(run_dir, self.config, MODEL_NAME)
-        ckpt = tf1.train.get_checkpoint_state(str(run_dir / "checkpoints"))
-        if ckpt and ckpt.model_checkpoint_path:
-            # a new Saver knows only its own saves: hand it the old ones, so max_to_keep prunes them too
-            self.saver.recover_last_checkpoints(list(ckpt.all_model_checkpoint_paths))
+        runs.check_run_config(run_dir, self.config, API)
+        directory = run_dir / runs.CHECKPOINTS
+        basename = runs.CHECKPOINT_BASENAMES[API]
+
+        def restore(prefix):
             try:
-                self.saver.restore(sess, ckpt.model_checkpoint_path)
+                self.saver.restore(sess, prefix)
             except (tf.errors.InvalidArgumentError, tf.errors.NotFoundError) as exc:
                 first_line = str(exc).strip().splitlines()[0]
-                raise CheckpointMismatchError(
-                    f"cannot restore {ckpt.model_checkpoint_path} into this model ({first_line}); it was written "
-                    f"by a model of another shape. Train into a new run directory."
+                raise runs.CheckpointMismatchError(
+                    f"cannot restore {prefix} into this model ({first_line}); it was written by a model of "
+                    f"another shape. Train into a new run directory."
                 ) from None
+
+        notes: list[str] = []
+        prefix = runs.restore_newest(directory, basename, restore, move_damaged=write, notes=notes)
+        for note in notes:
+            print(note)
+        if prefix is not None:
+            # a new Saver knows only its own saves: hand it the run's, so max_to_keep prunes them too
+            kept = [str(directory / f"{basename}-{step}") for step in sorted(runs.checkpoint_steps(directory, basename))]
+            self.saver.recover_last_checkpoints(kept)
         return int(sess.run(self.global_step))
 
     def current_step(self) -> int:
-        """The global step of the run's latest checkpoint (0 before any training)."""
+        """The global step of the run's newest checkpoint (0 before any training)."""
         with self._session() as sess:
             sess.run(self.init)
-            return self._restore(sess)
+            return self._restore(sess, write=False)
 
     def train(self, num_train_steps: int) -> list[tuple[int, float]]:
-        """Run ``num_train_steps`` more steps, resuming from the run's latest checkpoint.
+        """Run ``num_train_steps`` more steps, resuming from the run's newest checkpoint.
 
         Prints ``Average loss at step ...`` every ``skip_step`` steps and saves a checkpoint then and
         at the end; writes the merged summaries every step. Returns the printed (step, average loss)
         pairs.
         """
         run_dir = self._require_run_dir()
-        history = []
+        directory = run_dir / runs.CHECKPOINTS
+        prefix = str(directory / runs.CHECKPOINT_BASENAMES[API])
         with self._session() as sess:
             sess.run(self.init)
             initial_step = self._restore(sess)
-            write_run_config(run_dir, self.config, MODEL_NAME)
+            runs.open_run(run_dir, self.config, API)
             self._start_batch = initial_step
             sess.run(self.iterator.initializer)
             writer = tf1.summary.FileWriter(str(run_dir / "train"), sess.graph)
-            total_loss = 0.0
-            for index in range(initial_step, initial_step + num_train_steps):
-                try:
-                    loss_batch, _, summary = sess.run([self.loss, self.optimizer, self.summary_op])
-                except tf.errors.OutOfRangeError:  # a finite stream ran out: start it again
-                    self._start_batch = 0
-                    sess.run(self.iterator.initializer)
-                    loss_batch, _, summary = sess.run([self.loss, self.optimizer, self.summary_op])
-                if not np.isfinite(loss_batch):
-                    writer.close()
-                    raise FloatingPointError(
-                        f"the loss became {loss_batch} at step {index}; the last good checkpoint in "
-                        f"{run_dir / 'checkpoints'} is intact. Lower the learning rate ({self.lr}) and train again."
-                    )
-                writer.add_summary(summary, global_step=index)
-                total_loss += loss_batch
-                if (index + 1) % self.skip_step == 0:
-                    average = total_loss / self.skip_step
-                    history.append((index, float(average)))
-                    if self.verbose:
-                        print(f"Average loss at step {index}: {average:5.1f}")
-                    total_loss = 0.0
-                    self.saver.save(sess, str(run_dir / "checkpoints" / "skip-gram"), global_step=self.global_step)
-            if num_train_steps % self.skip_step:
-                self.saver.save(sess, str(run_dir / "checkpoints" / "skip-gram"), global_step=self.global_step)
-            writer.close()
-        return history
+            target = initial_step + num_train_steps
+            report = LossReport(initial_step, target, self.skip_step, verbose=self.verbose, progress=self.progress)
+            last_saved = tf.train.latest_checkpoint(str(directory))
+            try:
+                for index in range(initial_step, target):
+                    try:
+                        loss_batch, _, summary = sess.run([self.loss, self.optimizer, self.summary_op])
+                    except tf.errors.OutOfRangeError:  # a finite stream ran out: start it again
+                        self._start_batch = 0
+                        sess.run(self.iterator.initializer)
+                        loss_batch, _, summary = sess.run([self.loss, self.optimizer, self.summary_op])
+                    check_finite(np.array([loss_batch]), index, last_saved, self.lr)
+                    writer.add_summary(summary, global_step=index)
+                    report.add(index + 1, np.array([loss_batch]))
+                    if (index + 1) % self.skip_step == 0 or index + 1 == target:
+                        last_saved = runs.save_checkpoint(
+                            lambda: self.saver.save(sess, prefix, global_step=self.global_step),
+                            directory, index + 1, last_saved,
+                        )
+            finally:
+                report.close()
+                writer.close()
+        return report.history
 
     def embeddings(self) -> np.ndarray:
-        """The trained embedding matrix, restored from the latest checkpoint."""
+        """The trained embedding matrix, restored from the newest checkpoint."""
         with self._session() as sess:
             sess.run(self.init)
-            self._restore(sess)
+            self._restore(sess, write=False)
             return sess.run(self.embed_matrix)
 
     def visualize(self, vocab, num_visualize: int = 3_000, visual_fld: str | os.PathLike | None = None) -> Path:

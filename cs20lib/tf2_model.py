@@ -1,23 +1,22 @@
-"""The TF2 counterpart of the lecture's model: a ``tf.Module`` skip-gram with two losses.
+"""The TF2 counterpart of the lecture's model: a ``tf.Module`` skip-gram with two losses, and plain SGD.
 
 Where the graph model builds ops into a ``tf.Graph`` and runs them in a ``Session``, here the model is
-a Python object that owns its variables (``tf.Module`` tracks them for checkpoints), the loss is an
+a Python object that owns its variables (``tf.Module`` tracks them for checkpoints), a loss is an
 ordinary function called under ``tf.GradientTape``, and ``tf.function`` compiles the training step.
 
-Losses (both average over the batch, like the lecture's ``tf.reduce_mean``):
+Losses (both average over the pairs of a batch, like the lecture's ``tf.reduce_mean``):
 
 * ``nce``: noise-contrastive estimation, ``tf.nn.nce_loss`` as in the lecture (Gutmann & Hyvaerinen
   2010; Mnih & Kavukcuoglu 2013), with ``num_sampled`` noise words per batch drawn from the
   log-uniform (Zipfian) distribution over ids, which fits a vocabulary sorted by frequency;
 * ``negative``: word2vec's negative sampling (Mikolov et al. 2013b, eq. 4):
-  ``log sigma(u_o . v_c) + sum_k log sigma(-u_k . v_c)`` with ``num_sampled`` negatives per pair drawn
-  from the unigram distribution raised to ``power`` (3/4).
+  ``log sigma(u_o . v_i) + sum_k log sigma(-u_k . v_i)`` for an input word i and an output word o,
+  with ``negative`` noise words k drawn from the unigram distribution raised to ``power`` (3/4).
 
-All randomness comes from seeds: initial values from stateless ops, NCE's noise words from a
-``tf.random.Generator`` whose state is a variable (a checkpoint captures it), negative sampling's from
+Randomness comes only from seeds: initial values from stateless ops; NCE's noise words from a
+``tf.random.Generator``, whose state is a variable that checkpoints capture; negative sampling's from
 stateless ops keyed by (seed, step). Either way a resumed run draws the same noise words as an
-uninterrupted one. For speed the trainer applies negative sampling with hand-written updates
-(:func:`negative_sampling_step`, :func:`negative_sampling_window_step`), checked against GradientTape.
+uninterrupted one.
 """
 
 from __future__ import annotations
@@ -27,15 +26,23 @@ import math
 import numpy as np
 import tensorflow as tf
 
-__all__ = ["SGD", "SkipGram", "alias_table", "draw_negatives", "log_uniform_sample", "negative_sampling_step", "negative_sampling_window_step"]
+__all__ = [
+    "SGD",
+    "SkipGram",
+    "alias_table",
+    "draw_negatives",
+    "log_uniform_sample",
+    "negative_sampling_update",
+]
 
 
 class SkipGram(tf.Module):
-    """Skip-gram word2vec: ``embed_matrix`` (input vectors v), ``nce_weight`` (output vectors u), ``nce_bias``.
+    """Skip-gram word2vec: ``embed_matrix`` (input vectors v), ``output_weight`` (output vectors u), ``output_bias``.
 
-    ``init="uniform"`` starts ``embed_matrix`` in [-1, 1) and ``nce_weight`` from a truncated normal
-    with stddev 1/sqrt(embed_size), as the lecture; ``init="word2vec"`` uses the C tool's
-    [-0.5, 0.5) / embed_size and zeros. Names and shapes match the graph model's variables.
+    ``output_weight`` and ``output_bias`` are the lecture's ``nce_weight`` and ``nce_bias`` (word2vec's
+    ``syn1neg``; negative sampling uses no bias). ``init="uniform"`` starts ``embed_matrix`` in [-1, 1)
+    and ``output_weight`` from a truncated normal with stddev 1/sqrt(embed_size), as the lecture;
+    ``init="word2vec"`` uses the C tool's [-0.5, 0.5) / embed_size and zeros.
     """
 
     def __init__(self, vocab_size: int, embed_size: int, *, init: str = "uniform", seed: int = 0):
@@ -52,8 +59,8 @@ class SkipGram(tf.Module):
             else:
                 raise ValueError(f"init must be 'uniform' or 'word2vec', not {init!r}")
             self.embed_matrix = tf.Variable(embed, name="embed_matrix")
-            self.nce_weight = tf.Variable(weight, name="nce_weight")
-            self.nce_bias = tf.Variable(tf.zeros([vocab_size]), name="nce_bias")
+            self.output_weight = tf.Variable(weight, name="output_weight")
+            self.output_bias = tf.Variable(tf.zeros([vocab_size]), name="output_bias")
 
     def __call__(self, centers):
         """The embeddings of ``centers`` (the lecture's ``embedding_lookup``)."""
@@ -63,8 +70,8 @@ class SkipGram(tf.Module):
         """Mean NCE loss of a batch; ``sampled_values`` from :func:`log_uniform_sample`."""
         return tf.reduce_mean(
             tf.nn.nce_loss(
-                weights=self.nce_weight,
-                biases=self.nce_bias,
+                weights=self.output_weight,
+                biases=self.output_bias,
                 labels=tf.cast(targets, tf.int64),
                 inputs=self(centers),
                 num_sampled=int(sampled_values[0].shape[0]),
@@ -73,45 +80,56 @@ class SkipGram(tf.Module):
             )
         )
 
-    def negative_sampling_loss(self, centers, targets, negatives):
-        """Mean negative-sampling loss; ``negatives`` is ``[batch, k]`` ids drawn from unigram^3/4.
+    def negative_sampling_loss(self, output_ids, input_ids, negatives):
+        """Mean negative-sampling loss per pair, for rows of one output word and several input words.
 
-        As in word2vec, the logits are plain dot products: ``nce_bias`` belongs to the NCE loss only.
+        Row b pairs the output word ``output_ids[b]`` with each input word ``input_ids[b, j]`` (-1: no
+        word) and shares the noise words ``negatives[b]`` among those pairs. The logits are plain dot
+        products, as in word2vec. The lecture's pairs are rows of one input word (the center) and one
+        output word (the target); word2vec's windows are rows of a center (output) and its context.
         """
-        v = self(centers)  # [B, D]
-        u_true = tf.gather(self.nce_weight, targets[:, 0])  # [B, D]
-        u_noise = tf.gather(self.nce_weight, negatives)  # [B, K, D]
-        true_logit = tf.reduce_sum(v * u_true, axis=1)
-        noise_logit = tf.einsum("bd,bkd->bk", v, u_noise)
+        mask = tf.cast(input_ids >= 0, tf.float32)  # [B, C]
+        v = tf.gather(self.embed_matrix, tf.maximum(input_ids, 0))  # [B, C, D]
+        u_true = tf.gather(self.output_weight, output_ids)  # [B, D]
+        u_noise = tf.gather(self.output_weight, negatives)  # [B, K, D]
+        true_logit = tf.einsum("bcd,bd->bc", v, u_true)
+        noise_logit = tf.einsum("bcd,bkd->bck", v, u_noise)
         # -log sigma(x) = softplus(-x); -log sigma(-x) = softplus(x)
-        return tf.reduce_mean(tf.nn.softplus(-true_logit) + tf.reduce_sum(tf.nn.softplus(noise_logit), axis=1))
+        per_pair = tf.nn.softplus(-true_logit) + tf.reduce_sum(tf.nn.softplus(noise_logit), axis=2)
+        return tf.reduce_sum(per_pair * mask) / tf.maximum(tf.reduce_sum(mask), 1.0)
 
 
-def negative_sampling_step(model: "SkipGram", centers, targets, negatives, learning_rate):
-    """One SGD step on the batch-mean negative-sampling loss, with the gradients written out by hand.
+def negative_sampling_update(model: SkipGram, output_ids, input_ids, negatives, learning_rate, batch_size: int):
+    """One SGD step on the negative-sampling loss, with the gradients written out by hand; returns the mean loss.
 
-    For a pair with center c, target o and negatives k (logits x = u . v_c, no bias, as word2vec), the loss
-    ``softplus(-x_o) + sum_k softplus(x_k)`` has ``dL/dx = sigma(x) - label`` (label 1 for o, 0 for the
-    negatives), hence ``dL/dv_c = sum_j (sigma(x_j) - label_j) u_j`` and ``dL/du_j = (sigma(x_j) - label_j) v_c``:
-    word2vec's update (Mikolov et al. 2013b; derived step by step in Rong 2014, "word2vec Parameter
-    Learning Explained", eqs. 59-61). The rows are gathered once and the updates scattered once, which
-    is cheaper than ``GradientTape`` over three gathers; ``tests/test_training.py`` checks that it equals
-    the tape's gradient of :meth:`SkipGram.negative_sampling_loss`. Returns the batch's mean loss.
+    For a pair of input word i and output word o with noise words k (logits x = u . v_i, no bias), the
+    loss ``softplus(-x_o) + sum_k softplus(x_k)`` has ``dL/dx = sigma(x) - label`` (label 1 for o, 0 for
+    the noise words), hence ``dL/dv_i = sum_j (sigma(x_j) - label_j) u_j`` and ``dL/du_j = (sigma(x_j) -
+    label_j) v_i``: word2vec's update (Mikolov et al. 2013b; derived in Rong 2014, "word2vec Parameter
+    Learning Explained", eqs. 59-61). Each pair gets the step ``learning_rate / batch_size``, so a
+    learning rate of 0.025 * batch_size is word2vec's 0.025 per pair.
+
+    Rows hold one output word and its input words (``input_ids`` ``[B, C]``, -1 for none), with the
+    noise words of a row shared by its pairs (Ji et al. 2016, "Parallelizing Word2Vec in Shared and
+    Distributed Memory"): a row's pairs become one small matrix product, and each output vector is
+    read and written once per row. Every vector is gathered once and updated by one scatter per
+    matrix. ``tests/test_training.py`` checks it against the tape's gradient of
+    :meth:`SkipGram.negative_sampling_loss`.
     """
-    batch = tf.shape(centers)[0]
-    ids = tf.concat([targets, negatives], axis=1)  # [B, 1+K]: the target first, then the negatives
-    v = tf.gather(model.embed_matrix, centers)  # [B, D]
-    u = tf.gather(model.nce_weight, ids)  # [B, 1+K, D]
-    logits = tf.einsum("bd,bkd->bk", v, u)
-    labels = tf.one_hot(tf.zeros([batch], tf.int32), tf.shape(ids)[1])
-    signs = 1.0 - 2.0 * labels  # -1 for the target, +1 for negatives: loss = softplus(sign * x)
-    loss = tf.reduce_sum(tf.nn.softplus(signs * logits)) / tf.cast(batch, tf.float32)
-    g = (tf.sigmoid(logits) - labels) * (learning_rate / tf.cast(batch, tf.float32))  # lr * dL/dx of the mean
-    dv = tf.einsum("bk,bkd->bd", g, u)
-    du = tf.einsum("bk,bd->bkd", g, v)
-    flat_ids = tf.reshape(ids, [-1])
-    model.embed_matrix.scatter_sub(tf.IndexedSlices(dv, centers))
-    model.nce_weight.scatter_sub(tf.IndexedSlices(tf.reshape(du, [-1, model.embed_size]), flat_ids))
+    mask = tf.cast(input_ids >= 0, tf.float32)  # [B, C]
+    inputs = tf.gather(model.embed_matrix, tf.maximum(input_ids, 0))  # [B, C, D]
+    ids = tf.concat([output_ids[:, None], negatives], axis=1)  # [B, 1+K]: the true output word first
+    outputs = tf.gather(model.output_weight, ids)  # [B, 1+K, D]
+    logits = tf.matmul(inputs, outputs, transpose_b=True)  # [B, C, 1+K]
+    labels = tf.one_hot(tf.zeros([tf.shape(output_ids)[0]], tf.int32), tf.shape(ids)[1])[:, None, :]
+    loss = tf.reduce_sum(tf.nn.softplus((1.0 - 2.0 * labels) * logits) * mask[:, :, None])
+    loss /= tf.maximum(tf.reduce_sum(mask), 1.0)
+    g = (tf.sigmoid(logits) - labels) * (mask[:, :, None] * (learning_rate / batch_size))  # lr * dL/dx per pair
+    d_inputs = tf.matmul(g, outputs)  # [B, C, D]
+    d_outputs = tf.matmul(g, inputs, transpose_a=True)  # [B, 1+K, D]
+    rows = tf.reshape(tf.maximum(input_ids, 0), [-1])
+    model.embed_matrix.scatter_sub(tf.IndexedSlices(tf.reshape(d_inputs, [-1, model.embed_size]), rows))
+    model.output_weight.scatter_sub(tf.IndexedSlices(tf.reshape(d_outputs, [-1, model.embed_size]), tf.reshape(ids, [-1])))
     return loss
 
 
@@ -122,8 +140,12 @@ def log_uniform_sample(generator: tf.random.Generator, num_sampled: int, range_m
     ``log_uniform_candidate_sampler``; drawn by inverting its CDF, with replacement (like word2vec), so
     the expected count of a class is ``num_sampled * P(k)``. Returns the ``sampled_values`` triple.
     """
+    return log_uniform_from(generator.uniform([num_sampled], dtype=tf.float64), num_sampled, range_max, targets)
+
+
+def log_uniform_from(u, num_sampled: int, range_max: int, targets):
+    """:func:`log_uniform_sample` for given uniform draws ``u`` in [0, 1) (float64), e.g. stateless ones."""
     log_range = math.log(range_max + 1.0)
-    u = generator.uniform([num_sampled], dtype=tf.float64)
     sampled = tf.cast(tf.floor(tf.exp(u * log_range)), tf.int64) - 1
     sampled = tf.clip_by_value(sampled, 0, range_max - 1)
 
@@ -135,41 +157,13 @@ def log_uniform_sample(generator: tf.random.Generator, num_sampled: int, range_m
     return sampled, expected(tf.cast(targets, tf.int64)), expected(sampled)
 
 
-def negative_sampling_window_step(model: "SkipGram", centers, contexts, negatives, learning_rate, batch_size: int):
-    """One SGD step over whole windows, word2vec's order of work, with noise words shared per window.
-
-    Like the word2vec C tool's skip-gram, the context words are the inputs (rows of ``embed_matrix``)
-    and the center word is the output (a row of ``nce_weight``) of each pair. The K negatives of a
-    center are shared by all pairs in its window (Ji et al. 2016, "Parallelizing Word2Vec in Shared and
-    Distributed Memory"), so the pairs of a window become one small matrix product and each output row
-    is read and written once per window instead of once per pair. ``contexts`` is ``[B, 2W]`` with -1
-    for no word; the step size per pair is ``learning_rate / batch_size``, as in
-    :func:`negative_sampling_step`. Returns the mean loss per pair.
-    """
-    mask = tf.cast(contexts >= 0, tf.float32)  # [B, 2W]
-    inputs = tf.gather(model.embed_matrix, tf.maximum(contexts, 0))  # [B, 2W, D]
-    ids = tf.concat([centers[:, None], negatives], axis=1)  # [B, 1+K]
-    outputs = tf.gather(model.nce_weight, ids)  # [B, 1+K, D]
-    logits = tf.matmul(inputs, outputs, transpose_b=True)  # [B, 2W, 1+K]
-    labels = tf.one_hot(tf.zeros([tf.shape(centers)[0]], tf.int32), tf.shape(ids)[1])[:, None, :]
-    signs = 1.0 - 2.0 * labels
-    loss = tf.reduce_sum(tf.nn.softplus(signs * logits) * mask[:, :, None]) / tf.maximum(tf.reduce_sum(mask), 1.0)
-    g = (tf.sigmoid(logits) - labels) * (mask[:, :, None] * (learning_rate / batch_size))
-    d_inputs = tf.matmul(g, outputs)  # [B, 2W, D]
-    d_outputs = tf.matmul(g, inputs, transpose_a=True)  # [B, 1+K, D]
-    flat_ids = tf.reshape(ids, [-1])
-    model.embed_matrix.scatter_sub(tf.IndexedSlices(tf.reshape(d_inputs, [-1, model.embed_size]), tf.reshape(tf.maximum(contexts, 0), [-1])))
-    model.nce_weight.scatter_sub(tf.IndexedSlices(tf.reshape(d_outputs, [-1, model.embed_size]), flat_ids))
-    return loss
-
-
 def alias_table(counts: np.ndarray, power: float = 0.75) -> tuple[np.ndarray, np.ndarray]:
     """Walker's alias table for drawing ids with probability proportional to ``counts ** power``.
 
     Returns ``(keep, alias)``: draw i uniformly from 0..V-1 and u uniformly from [0, 1); the sample is
     i if ``u < keep[i]``, else ``alias[i]``. Exact for any distribution and O(1) per draw with two
-    gathers (Walker 1977; Vose 1991 for this construction), so it runs inside an XLA-compiled step,
-    where word2vec's 10^8-entry unigram table would cost 400 MB. UNK (id 0) is never drawn.
+    gathers (Walker 1977; Vose 1991 for this construction), where word2vec's 10^8-entry unigram table
+    would cost 400 MB. UNK (id 0) is never drawn.
     """
     weights = np.asarray(counts, dtype=np.float64) ** power
     weights[0] = 0.0
@@ -191,7 +185,7 @@ def alias_table(counts: np.ndarray, power: float = 0.75) -> tuple[np.ndarray, np
 
 
 def draw_negatives(keep, alias, shape, seed):
-    """Noise ids from an :func:`alias_table`, drawn with stateless RNG from ``seed`` (two int32)."""
+    """Noise ids from an :func:`alias_table`, drawn with stateless RNG from ``seed`` (two int64)."""
     vocab_size = tf.shape(keep)[0]
     seeds = tf.random.experimental.stateless_split(seed, 2)
     index = tf.random.stateless_uniform(shape, seed=seeds[0], minval=0, maxval=vocab_size, dtype=tf.int32, alg="philox")

@@ -20,6 +20,9 @@ from typing import Iterable, Sequence
 
 import numpy as np
 
+from . import checks
+from .files import write_text_atomic
+
 __all__ = ["UNK", "UnknownWordError", "Vocabulary"]
 
 UNK = "UNK"
@@ -61,10 +64,9 @@ class Vocabulary:
         ``vocab_size`` larger than the corpus has words for gives a smaller vocabulary and a warning:
         use ``len(vocab)``, not the requested size, to size embedding matrices.
         """
-        if vocab_size is not None and (not isinstance(vocab_size, (int, np.integer)) or vocab_size < 1):
-            raise ValueError(f"vocab_size must be a positive integer (it counts UNK), not {vocab_size!r}")
-        if not isinstance(min_count, (int, np.integer)) or min_count < 1:
-            raise ValueError(f"min_count must be a positive integer, not {min_count!r}")
+        if vocab_size is not None:
+            checks.integer("vocab_size (it counts UNK)", vocab_size, 1)
+        checks.integer("min_count", min_count, 1)
         counter = collections.Counter(words)
         total = sum(counter.values())
         if total == 0:
@@ -133,13 +135,8 @@ class Vocabulary:
 
     def save(self, path: str | os.PathLike) -> Path:
         """Write the vocabulary (words and counts) as JSON; :meth:`load` reads it back."""
-        path = Path(path)
-        path.parent.mkdir(parents=True, exist_ok=True)
         payload = {"format": "cs20lib.Vocabulary/1", "words": self.words, "counts": self.counts.tolist()}
-        tmp = path.with_name(path.name + ".tmp")
-        tmp.write_text(json.dumps(payload), encoding="utf-8")
-        os.replace(tmp, path)
-        return path
+        return write_text_atomic(path, json.dumps(payload))
 
     @classmethod
     def load(cls, path: str | os.PathLike) -> "Vocabulary":
@@ -151,5 +148,5 @@ class Vocabulary:
             return cls(payload["words"], payload["counts"])
         except FileNotFoundError:
             raise FileNotFoundError(f"no vocabulary file at {path}") from None
-        except (ValueError, KeyError, TypeError, AttributeError) as exc:
+        except (ValueError, KeyError, TypeError, AttributeError, UnicodeDecodeError) as exc:
             raise ValueError(f"{path} is not a vocabulary saved by Vocabulary.save ({exc})") from None

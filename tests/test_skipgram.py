@@ -125,20 +125,20 @@ def test_stream_epochs_and_lengths():
     batches = list(stream.batches())
     assert len(batches) == total // 64  # batches run on across epochs; only the last partial one is dropped
     # without shuffling the first epoch is exactly the lecture's pair sequence
-    ids, windows = stream._epoch(0)
+    ids, windows = stream.epoch_corpus(0)
     centers, _ = skipgram_pairs(ids, windows)
     assert np.array_equal(np.concatenate([b[0] for b in batches])[: len(centers)], centers)
 
 
 def test_shuffle_permutes_within_blocks():
-    plain = make_stream(shuffle=False, epochs=1)
-    mixed = make_stream(epochs=1)
-    for block in range(3):
-        a = plain._block_pairs(0, block)
-        b = mixed._block_pairs(0, block)
-        assert not np.array_equal(a[0], b[0])
-        pairs_a = sorted(zip(a[0].tolist(), a[1].tolist()))
-        assert pairs_a == sorted(zip(b[0].tolist(), b[1].tolist()))
+    # with batches of one pair nothing is carried between blocks, so each chunk is one block's pairs
+    plain = list(make_stream(shuffle=False, epochs=1, batch_size=1).chunks())
+    mixed = list(make_stream(epochs=1, batch_size=1).chunks())
+    assert len(plain) == len(mixed) == -(-len(make_stream().epoch_corpus(0)[0]) // 4096)
+    for (a_centers, a_targets), (b_centers, b_targets) in zip(plain, mixed):
+        assert not np.array_equal(a_centers, b_centers)
+        pairs_a = sorted(zip(a_centers.ravel().tolist(), a_targets.ravel().tolist()))
+        assert pairs_a == sorted(zip(b_centers.ravel().tolist(), b_targets.ravel().tolist()))
 
 
 @pytest.mark.parametrize("start", [0, 1, 63, 64, 500, 1234])
@@ -214,7 +214,7 @@ def test_window_chunks_hold_the_same_pairs_grouped_by_center():
         # expand each window to pairs (offsets -r..-1, 1..r in order): exactly the lecture's pairs
         for c, row in zip(chunk_centers.reshape(-1).tolist(), chunk_windows.reshape(-1, chunk_windows.shape[2]).tolist()):
             expanded += [(c, t) for t in row if t >= 0]
-    ids, drawn = stream._epoch(0)
+    ids, drawn = stream.epoch_corpus(0)
     pair_centers, pair_targets = skipgram_pairs(ids, drawn)
     lecture = list(zip(pair_centers.tolist(), pair_targets.tolist()))
     assert expanded == lecture[: len(expanded)] and len(lecture) - len(expanded) < 16 * 6
@@ -239,7 +239,7 @@ def test_shuffled_window_chunks_carry_little_padding():
         slots += chunk_windows.size
         valid += int((chunk_windows >= 0).sum())
         pairs += [(c, t) for c, row in zip(chunk_centers.reshape(-1).tolist(), chunk_windows.reshape(-1, chunk_windows.shape[2]).tolist()) for t in row if t >= 0]
-    ids, drawn = stream._epoch(0)
+    ids, drawn = stream.epoch_corpus(0)
     lecture = list(zip(*(a.tolist() for a in skipgram_pairs(ids, drawn))))
     assert not (collections.Counter(pairs) - collections.Counter(lecture))  # every pair is one of the lecture's
     assert 0 <= len(lecture) - len(pairs) < 16 * 6  # and only the last partial batch is missing

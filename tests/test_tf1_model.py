@@ -1,4 +1,7 @@
-"""The lecture's graph-mode SkipGramModel: builds twice, scopes, resume, summaries, refusal of mismatches."""
+"""The lecture's graph-mode SkipGramModel: builds twice, scopes, exact resume, portable run directories,
+summaries, refusal of mismatches."""
+
+import shutil
 
 import numpy as np
 import pytest
@@ -50,7 +53,7 @@ def test_name_scopes_and_fixed_defects(toy, tmp_path):
 
 def test_train_resumes_and_continues_global_step(toy, tmp_path):
     history = build(toy, tmp_path / "run").train(250)
-    assert [step for step, _ in history] == [99, 199]
+    assert [step for step, _ in history] == [99, 199, 249]
     checkpoints = tf.compat.v1.train.get_checkpoint_state(str(tmp_path / "run" / "checkpoints"))
     assert checkpoints.model_checkpoint_path.endswith("skip-gram-250")
     again = build(toy, tmp_path / "run")  # a new graph and session: restores from disk
@@ -110,3 +113,63 @@ def test_resumed_runs_keep_pruning_old_checkpoints(toy, tmp_path):
     assert kept == [400, 500, 600, 700, 800]
     on_disk = sorted(int(p.name.split("-")[2].split(".")[0]) for p in (tmp_path / "run" / "checkpoints").glob("skip-gram-*.index"))
     assert on_disk == kept
+
+
+def test_resumed_run_equals_uninterrupted_run(toy, tmp_path):
+    """The noise words are keyed by (seed, global_step) and the input resumes at global_step, so a run
+    stopped at a checkpoint and resumed in a new session reaches bitwise the uninterrupted run's weights."""
+    straight = build(toy, tmp_path / "straight")
+    straight.train(300)
+    build(toy, tmp_path / "stopped").train(100)
+    resumed = build(toy, tmp_path / "stopped")  # a new graph and session, as after a crash
+    assert resumed.current_step() == 100
+    resumed.train(200)
+    np.testing.assert_array_equal(resumed.embeddings(), straight.embeddings())
+
+
+def checkpoint_steps(run_dir):
+    return sorted(int(p.name.split("-")[2].split(".")[0]) for p in (run_dir / "checkpoints").glob("skip-gram-*.index"))
+
+
+def test_a_copied_or_moved_run_directory_works_and_leaves_the_original_alone(toy, tmp_path):
+    original = tmp_path / "A"
+    build(toy, original).train(500)  # checkpoints 100 .. 500
+    expected = build(toy, original).embeddings()
+    state = (original / "checkpoints" / "checkpoint").read_text()
+    assert str(tmp_path) not in state  # relative paths only
+    copy = tmp_path / "B"
+    shutil.copytree(original, copy)
+    build(toy, copy).train(500)  # the copy prunes its own checkpoints: 600 .. 1000 remain
+    assert checkpoint_steps(copy) == [600, 700, 800, 900, 1000]
+    assert checkpoint_steps(original) == [100, 200, 300, 400, 500]
+    np.testing.assert_array_equal(build(toy, original).embeddings(), expected)
+    moved = tmp_path / "elsewhere" / "A"
+    shutil.move(original, moved)
+    assert build(toy, moved).current_step() == 500
+    np.testing.assert_array_equal(build(toy, moved).embeddings(), expected)
+
+
+def test_a_state_file_pointing_into_another_directory_is_not_followed(toy, tmp_path):
+    """A run copied from an older version whose state file held absolute paths into the original."""
+    original, copy = tmp_path / "A", tmp_path / "B"
+    build(toy, original).train(300)
+    shutil.copytree(original, copy)
+    absolute = "".join(
+        f'{key}: "{original / "checkpoints" / f"skip-gram-{step}"}"\n'
+        for key, step in [("model_checkpoint_path", 300)] + [("all_model_checkpoint_paths", s) for s in (100, 200, 300)]
+    )
+    (copy / "checkpoints" / "checkpoint").write_text(absolute)
+    build(toy, copy).train(500)
+    assert checkpoint_steps(original) == [100, 200, 300]
+    assert checkpoint_steps(copy) == [400, 500, 600, 700, 800]
+
+
+def test_hyperparameters_and_config_must_agree(toy, tmp_path):
+    stream = SkipGramStream(toy.ids, 32, 1, seed=0)
+    config = Word2VecConfig(vocab_size=200, embed_size=16, batch_size=32, num_sampled=8, skip_step=100)
+    with pytest.raises(ValueError, match="learning_rate=0.5 but config.learning_rate=1.0"):
+        SkipGramModel(stream, len(toy.vocab), 16, 32, 8, 0.5, skip_step=100, run_dir=tmp_path, config=config)
+    with pytest.raises(ValueError, match="batches of 32 pairs, not batch_size=64"):
+        SkipGramModel(stream, len(toy.vocab), 16, 64, 8, 1.0, run_dir=tmp_path)
+    with pytest.raises(TypeError, match="SkipGramStream"):
+        SkipGramModel(lambda: None, len(toy.vocab), 16, 32, 8, 1.0, run_dir=tmp_path)

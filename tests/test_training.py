@@ -1,5 +1,6 @@
 """The TF2 model and trainer: resume equivalence (also after SIGKILL), divergence, summaries, learning."""
 
+import json
 import os
 import signal
 import subprocess
@@ -16,19 +17,22 @@ from cs20lib.config import Word2VecConfig
 from cs20lib.experiment import prepare_data
 from cs20lib.runs import CheckpointMismatchError, load_embeddings
 from cs20lib.tf2_model import SGD, SkipGram, log_uniform_sample
-from cs20lib.training import Trainer, TrainingDivergedError
+from cs20lib.progress import TrainingDivergedError
+from cs20lib.training import Trainer
 
-SMALL = dict(vocab_size=300, embed_size=16, batch_size=32, num_sampled=8, skip_window=2, corpus="toy")
+SMALL = dict(vocab_size=300, embed_size=16, batch_size=32, num_sampled=8, negative=5, skip_window=2, corpus="toy")
 
 
 @pytest.fixture(scope="module")
 def toy():
-    data, _ = prepare_data(Word2VecConfig(**SMALL), "toy")
+    data, config = prepare_data(Word2VecConfig(**SMALL), "toy")
+    data.fingerprint = config.corpus_fingerprint
     return data
 
 
 def trainer(toy, run_dir, **overrides):
-    config = Word2VecConfig(**{**SMALL, "num_train_steps": 600, "skip_step": 200, **overrides})
+    settings = {**SMALL, "num_train_steps": 600, "skip_step": 200, "corpus_fingerprint": toy.fingerprint, **overrides}
+    config = Word2VecConfig(**settings)
     return Trainer(config, toy.vocab, toy.ids, run_dir, steps_per_call=64, verbose=False, progress=False)
 
 
@@ -52,8 +56,8 @@ def test_resumed_run_equals_uninterrupted_run(toy, tmp_path, settings):
     assert int(resumed.data_position.numpy()) == 200 and int(resumed.optimizer.iterations.numpy()) == 200
     result = resumed.train()
     assert result.step == 600 and [step for step, _ in result.history] == [399, 599]
-    np.testing.assert_allclose(resumed.embeddings(), straight.embeddings(), rtol=1e-5, atol=1e-6)
-    np.testing.assert_allclose(resumed.model.nce_weight.numpy(), straight.model.nce_weight.numpy(), rtol=1e-5, atol=1e-6)
+    np.testing.assert_array_equal(resumed.embeddings(), straight.embeddings())  # bitwise: op determinism
+    np.testing.assert_array_equal(resumed.model.output_weight.numpy(), straight.model.output_weight.numpy())
     assert not np.allclose(straight.embeddings(), trainer(toy, tmp_path / "fresh", **settings).embeddings())  # training moved them
 
 
@@ -61,7 +65,7 @@ def test_checkpoint_holds_model_optimizer_step_position_and_noise_state(toy, tmp
     run = trainer(toy, tmp_path / "run")
     run.train(until_step=200)
     keys = set(tf.train.list_variables(run.manager.latest_checkpoint) and dict(tf.train.list_variables(run.manager.latest_checkpoint)))
-    for key in ("model/embed_matrix/.ATTRIBUTES/VARIABLE_VALUE", "model/nce_weight/.ATTRIBUTES/VARIABLE_VALUE",
+    for key in ("model/embed_matrix/.ATTRIBUTES/VARIABLE_VALUE", "model/output_weight/.ATTRIBUTES/VARIABLE_VALUE",
                 "optimizer/iterations/.ATTRIBUTES/VARIABLE_VALUE", "step/.ATTRIBUTES/VARIABLE_VALUE",
                 "data_position/.ATTRIBUTES/VARIABLE_VALUE"):
         assert key in keys
@@ -83,7 +87,7 @@ def test_nan_loss_stops_and_keeps_the_last_good_checkpoint(toy, tmp_path):
     run.train(until_step=200)
     good = run.manager.latest_checkpoint
     saved = tf.train.load_checkpoint(good).get_tensor("model/embed_matrix/.ATTRIBUTES/VARIABLE_VALUE")
-    run.model.nce_bias.assign(tf.fill(run.model.nce_bias.shape, np.inf))  # poison the model
+    run.model.output_bias.assign(tf.fill(run.model.output_bias.shape, np.inf))  # poison the model
     with pytest.raises(TrainingDivergedError, match=r"the loss became (nan|inf) at step 200.*last good checkpoint"):
         run.train()
     assert tf.train.latest_checkpoint(str(tmp_path / "run" / "checkpoints")) == good
@@ -104,7 +108,7 @@ def test_summaries_are_written(toy, tmp_path):
     for event_file in (tmp_path / "run" / "train").glob("events.out.tfevents.*"):
         for event in tf.compat.v1.train.summary_iterator(str(event_file)):
             tags.update(value.tag for value in event.summary.value)
-    assert {"loss", "learning_rate", "pairs_per_second", "embed_matrix", "nce_weight"} <= tags
+    assert {"loss", "learning_rate", "pairs_per_second", "embed_matrix", "output_weight"} <= tags
 
 
 def test_sgd_linear_decay():
@@ -131,7 +135,8 @@ def test_noise_distributions():
 
 def test_model_shapes_and_init():
     model = SkipGram(100, 8, seed=3)
-    assert [v.name for v in model.trainable_variables] == ["skip_gram/embed_matrix:0", "skip_gram/nce_bias:0", "skip_gram/nce_weight:0"]
+    names = [v.name for v in model.trainable_variables]
+    assert names == ["skip_gram/embed_matrix:0", "skip_gram/output_bias:0", "skip_gram/output_weight:0"]
     values = model.embed_matrix.numpy()
     assert values.min() < -0.9 and values.max() > 0.9  # [-1, 1), not the lecture's accidental [0, 1)
     assert model(tf.constant([1, 2])).shape == (2, 8)
@@ -148,7 +153,7 @@ def test_toy_training_recovers_planted_analogies(tmp_path):
     from cs20lib.evaluation import evaluate_analogies
     from cs20lib.toy_corpus import write_toy_analogies
 
-    config = Word2VecConfig(vocab_size=None, embed_size=32, batch_size=512, skip_window=5, num_sampled=5, loss="negative",
+    config = Word2VecConfig(vocab_size=None, embed_size=32, batch_size=512, skip_window=5, negative=5, loss="negative",
                             learning_rate=12.8, lr_decay="linear", init="word2vec", num_train_steps=9700, skip_step=9700, corpus="toy")
     data, config = prepare_data(config, "toy")
     run = Trainer(config, data.vocab, data.ids, tmp_path / "run", verbose=False, progress=False)
@@ -162,7 +167,7 @@ def test_toy_training_recovers_planted_analogies(tmp_path):
 def test_sigkill_mid_training_then_resume(tmp_path):
     """A run killed with SIGKILL mid-training resumes from its last checkpoint to the same weights."""
     run_dir = tmp_path / "killed"
-    command = [sys.executable, "-m", "cs20lib", "train", "--corpus", "toy", "--vocab-size", "300", "--embed-size", "16",
+    command = [sys.executable, "-m", "cs20lib", "train", "--preset", "lecture", "--corpus", "toy", "--vocab-size", "300", "--embed-size", "16",
                "--batch-size", "32", "--num-sampled", "8", "--skip-window", "2", "--steps", "30000", "--skip-step", "1000",
                "--run-dir", str(run_dir), "--quiet", "--tsne-words", "50", "--num-visualize", "100"]
     env = {**os.environ, "PYTHONPATH": str(REPO)}
@@ -189,64 +194,43 @@ def test_sigkill_mid_training_then_resume(tmp_path):
     # the same settings, uninterrupted, in this process
     config = Word2VecConfig(**{**SMALL, "num_train_steps": 30000, "skip_step": 1000})
     data, config = prepare_data(config, "toy")
+    assert json.loads((run_dir / "config.json").read_text()) == {"api": "tf2", **config.to_dict()}
     straight = Trainer(config, data.vocab, data.ids, tmp_path / "straight", verbose=False, progress=False)
     straight.train()
     np.testing.assert_allclose(load_embeddings(run_dir), straight.embeddings(), rtol=1e-4, atol=1e-5)
 
 
-@pytest.mark.parametrize("jit", [False, True])
-def test_hand_written_negative_sampling_step_equals_gradient_tape(jit):
-    """word2vec's update, written out, is SGD on the tape's gradient of the same loss."""
-    from cs20lib.tf2_model import negative_sampling_step
+@pytest.mark.parametrize("width, jit", [(1, False), (1, True), (4, False)], ids=["pairs", "pairs-xla", "windows"])
+def test_negative_sampling_update_is_sgd_on_the_tapes_gradient(width, jit):
+    """word2vec's update, written out, is SGD on the tape's gradient of the loss summed over pairs, with
+    each pair's step learning_rate / batch_size; rows of one input word are the lecture's pairs, rows of
+    a center and its context word2vec's windows (-1 = no word)."""
+    from cs20lib.tf2_model import negative_sampling_update
 
-    rng = np.random.default_rng(0)
-    centers = tf.constant(rng.integers(0, 50, 16), tf.int32)  # duplicates on purpose
-    targets = tf.constant(rng.integers(0, 50, (16, 1)), tf.int32)
-    negatives = tf.constant(rng.integers(0, 50, (16, 4)), tf.int32)
-    by_hand, by_tape = SkipGram(50, 8, seed=1), SkipGram(50, 8, seed=1)
-    for model in (by_hand, by_tape):
-        model.nce_bias.assign(tf.random.stateless_normal([50], seed=[1, 2]))
-    step = tf.function(lambda: negative_sampling_step(by_hand, centers, targets, negatives, 0.5), jit_compile=jit)
-    loss = step()
-    with tf.GradientTape() as tape:
-        expected_loss = by_tape.negative_sampling_loss(centers, targets, negatives)
-    variables = (by_tape.embed_matrix, by_tape.nce_weight, by_tape.nce_bias)
-    SGD(0.5).apply_gradients(zip(tape.gradient(expected_loss, variables), variables))
-    assert float(loss) == pytest.approx(float(expected_loss), rel=1e-5)
-    for mine, theirs in zip((by_hand.embed_matrix, by_hand.nce_weight, by_hand.nce_bias), variables):
-        np.testing.assert_allclose(mine.numpy(), theirs.numpy(), rtol=1e-5, atol=1e-6)
-
-
-def test_window_step_equals_gradient_tape_on_the_window_loss():
-    """The window step is SGD on: mean over a window's pairs of the negative-sampling loss, with the
-    context as input, the center as output and the center's negatives shared by its window."""
-    from cs20lib.tf2_model import negative_sampling_window_step
-
-    rng = np.random.default_rng(3)
-    centers = tf.constant(rng.integers(1, 40, 6), tf.int32)
-    contexts = rng.integers(1, 40, (6, 4)).astype(np.int32)
-    contexts[rng.random((6, 4)) < 0.3] = -1  # beyond the drawn window
-    contexts = tf.constant(contexts)
+    rng = np.random.default_rng(width)
+    outputs = tf.constant(rng.integers(1, 40, 6), tf.int32)  # duplicates on purpose
+    inputs = rng.integers(1, 40, (6, width)).astype(np.int32)
+    if width > 1:
+        inputs[rng.random((6, width)) < 0.3] = -1  # beyond the drawn window
+    inputs = tf.constant(inputs)
     negatives = tf.constant(rng.integers(1, 40, (6, 3)), tf.int32)
     by_hand, by_tape = SkipGram(40, 8, seed=2), SkipGram(40, 8, seed=2)
-    loss = negative_sampling_window_step(by_hand, centers, contexts, negatives, 0.3 * 6, 6)
+    for model in (by_hand, by_tape):  # start from non-zero output vectors and a bias the update must not touch
+        model.output_weight.assign(tf.random.stateless_normal([40, 8], seed=[3, 4]))
+        model.output_bias.assign(tf.random.stateless_normal([40], seed=[1, 2]))
+    step = tf.function(lambda: negative_sampling_update(by_hand, outputs, inputs, negatives, 0.3 * 6, 6), jit_compile=jit)
+    loss = step()
 
-    mask = tf.cast(contexts >= 0, tf.float32)
-    variables = (by_tape.embed_matrix, by_tape.nce_weight)
+    pairs = tf.reduce_sum(tf.cast(inputs >= 0, tf.float32))
+    variables = (by_tape.embed_matrix, by_tape.output_weight)
     with tf.GradientTape() as tape:
-        v = tf.gather(by_tape.embed_matrix, tf.maximum(contexts, 0))  # [B, 2W, D]
-        u_center = tf.gather(by_tape.nce_weight, centers)  # [B, D]
-        u_noise = tf.gather(by_tape.nce_weight, negatives)  # [B, K, D]
-        positive = tf.einsum("bwd,bd->bw", v, u_center)
-        noise = tf.einsum("bwd,bkd->bwk", v, u_noise)
-        per_pair = tf.nn.softplus(-positive) + tf.reduce_sum(tf.nn.softplus(noise), axis=2)
-        total = tf.reduce_sum(per_pair * mask)
-    gradients = tape.gradient(total, variables)
-    for gradient, variable in zip(gradients, variables):  # per-pair step 0.3, as word2vec's alpha
+        total = by_tape.negative_sampling_loss(outputs, inputs, negatives) * pairs
+    for gradient, variable in zip(tape.gradient(total, variables), variables):  # per-pair step 0.3, word2vec's alpha
         variable.assign_sub(0.3 * tf.convert_to_tensor(gradient))
-    assert float(loss) == pytest.approx(float(total / tf.reduce_sum(mask)), rel=1e-5)
-    for mine, theirs in zip((by_hand.embed_matrix, by_hand.nce_weight), variables):
+    assert float(loss) == pytest.approx(float(total / pairs), rel=1e-5)
+    for mine, theirs in zip((by_hand.embed_matrix, by_hand.output_weight), variables):
         np.testing.assert_allclose(mine.numpy(), theirs.numpy(), rtol=1e-5, atol=1e-6)
+    np.testing.assert_array_equal(by_hand.output_bias.numpy(), by_tape.output_bias.numpy())
 
 
 def test_alias_table_draws_unigram_to_the_three_quarters():
