@@ -227,6 +227,10 @@ def cmd_train(args: argparse.Namespace) -> int:
     if args.tsne_words and len(data.vocab) - 1 < 4:
         raise ValueError(f"the vocabulary has {len(data.vocab) - 1} words besides UNK; a t-SNE plot needs at least 4. "
                          f"Use a larger --vocab-size, or --tsne-words 0 for no plot.")
+    from .runs import check_run_config, run_dir_for
+
+    run_dir = Path(args.run_dir) if args.run_dir else run_dir_for(config, args.model, args.runs_root)
+    check_run_config(run_dir, config, args.model)  # refuse a run directory of other settings before starting
     print(f"corpus: {data.corpus.name}, {len(data.corpus):,} words ({data.corpus.source}); vocabulary "
           f"{len(data.vocab):,}; {data.seconds:.1f} s")
     unit = "centers with their windows" if config.batching == "windows" else "pairs"
@@ -234,7 +238,7 @@ def cmd_train(args: argparse.Namespace) -> int:
           f"{config.batch_size} {unit} ({config.num_train_steps / per_epoch:.2f} epochs; {config.loss} loss, "
           f"window {config.skip_window}, learning rate {config.learning_rate:g})")
     start = time.perf_counter()
-    run_dir = train(config, data, api=args.model, run_dir=args.run_dir, root=args.runs_root, progress=progress)
+    train(config, data, api=args.model, run_dir=run_dir, progress=progress)
     print(f"trained in {time.perf_counter() - start:.1f} s")
     metrics = finish_run(run_dir, num_visualize=args.num_visualize, tsne_words=args.tsne_words,
                          analogies=args.analogies, wordsim=args.wordsim, restrict_vocab=args.restrict_vocab)
@@ -352,11 +356,18 @@ def _os_error_message(error: OSError) -> str:
     return f"{where}: {remedies.get(error.errno, error.strerror or str(error))}"
 
 
+def _plain_warning(message, category, filename, lineno, line=None) -> str:
+    return f"warning: {message}\n"
+
+
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    import warnings
+
     from .tf_logging import import_tensorflow
 
     tf = import_tensorflow(verbose=args.verbose)
+    formatwarning, warnings.formatwarning = warnings.formatwarning, _plain_warning  # a sentence, not our source
     try:
         return args.run(args)
     except (CorpusError, RunError, UnknownWordError, TrainingDivergedError, ValueError) as exc:
@@ -372,6 +383,8 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("\ninterrupted: the last checkpoint is intact; run the same command again to resume.", file=sys.stderr)
         return 130
+    finally:
+        warnings.formatwarning = formatwarning
 
 
 if __name__ == "__main__":

@@ -8,8 +8,8 @@ machine without a GPU they are expected, but to a student they look like failure
 :func:`import_tensorflow` also holds back, during the import and the first look for devices, the lines
 known to be harmless, and passes everything else through.
 
-To see every line: ``--verbose`` on the command line, or set ``TF_CPP_MIN_LOG_LEVEL`` yourself
-(``TF_CPP_MIN_LOG_LEVEL=0`` shows all); when it is set, nothing is held back.
+To see every line: ``--verbose`` on the command line, or ``TF_CPP_MIN_LOG_LEVEL=0`` (or 1) in the
+environment; then nothing is held back.
 """
 
 from __future__ import annotations
@@ -41,17 +41,18 @@ HARMLESS = re.compile(
 def import_tensorflow(verbose: bool = False):
     """Import TensorFlow (and find its devices), keeping the harmless C++ start-up lines off standard error.
 
-    ``verbose=True`` shows everything (``TF_CPP_MIN_LOG_LEVEL=0``). Without it, and unless the user set
-    ``TF_CPP_MIN_LOG_LEVEL``, INFO and WARNING lines are off (level 2) and the start-up lines matching
-    :data:`HARMLESS` are dropped; any other line still reaches standard error. Returns the module.
+    ``verbose=True`` shows everything (``TF_CPP_MIN_LOG_LEVEL=0``). Otherwise INFO and WARNING lines are
+    off (``TF_CPP_MIN_LOG_LEVEL=2`` unless the environment asks for another level) and, unless the level
+    asked for is 0 or 1, the start-up lines matching :data:`HARMLESS` are dropped; any other line still
+    reaches standard error. Returns the module.
     """
     if verbose:
         os.environ["TF_CPP_MIN_LOG_LEVEL"] = "0"
-    if verbose or "tensorflow" in sys.modules or "TF_CPP_MIN_LOG_LEVEL" in os.environ:
+    level = os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    if "tensorflow" in sys.modules or level in ("0", "1"):
         import tensorflow as tf
 
         return tf
-    os.environ["TF_CPP_MIN_LOG_LEVEL"] = "2"
     with tempfile.TemporaryFile() as capture:
         sys.stderr.flush()
         saved = os.dup(2)
