@@ -32,8 +32,9 @@ venv: $(STAMP)
 demo: $(STAMP)
 	$(BIN)/python -m cs20lib train $(ARGS)
 
+# The notebooks rebuild their runs/ folders, so earlier results are not kept under runs/earlier/.
 test: $(STAMP)
-	$(BIN)/python -m pytest $(PYTEST_ARGS)
+	CS20_KEEP_EARLIER_RUNS=0 $(BIN)/python -m pytest $(PYTEST_ARGS)
 
 # JupyterLab on notebooks/; the notebooks name the kernel "cs20-word2vec" that the set-up registered in .venv,
 # and new notebooks get it too.
@@ -46,7 +47,7 @@ handouts: $(STAMP)
 
 # Re-execute every notebook top to bottom in a fresh kernel and store its outputs (then `make test`).
 notebooks: $(STAMP)
-	cd notebooks && for nb in [0-9]*.ipynb; do \
+	cd notebooks && export CS20_KEEP_EARLIER_RUNS=0 && for nb in [0-9]*.ipynb; do \
 	  $(abspath $(BIN))/jupyter nbconvert --to notebook --execute --inplace --ExecutePreprocessor.kernel_name=cs20-word2vec \
 	    --ExecutePreprocessor.timeout=1200 "$$nb" || exit 1; \
 	done

@@ -1,4 +1,5 @@
-"""Set-up shared by the notebooks: quiet and deterministic TensorFlow, versions, a clean work folder.
+"""Set-up shared by the notebooks: quiet and deterministic TensorFlow, short tracebacks, versions,
+and each notebook's folder of results.
 
 Import this module before TensorFlow (the notebooks' first code cell does): it sets
 ``TF_CPP_MIN_LOG_LEVEL`` so TensorFlow's C++ start-up messages do not land in the notebook's outputs.
@@ -13,11 +14,20 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 import logging  # noqa: E402
 import platform  # noqa: E402
 import random  # noqa: E402
+import re  # noqa: E402
 import shutil  # noqa: E402
+import time  # noqa: E402
+import traceback  # noqa: E402
 import warnings  # noqa: E402
 from pathlib import Path  # noqa: E402
 
-__all__ = ["load_words", "setup", "versions", "workdir"]
+__all__ = ["full_tracebacks", "load_words", "run_folder", "setup", "short_tracebacks", "versions"]
+
+#: set to 0 by the tests and ``make notebooks``, which rebuild every folder: earlier results are then
+#: deleted instead of kept under ``runs/earlier/``
+KEEP_EARLIER_ENV = "CS20_KEEP_EARLIER_RUNS"
+EARLIER = "earlier"
+_opened_this_session: set[Path] = set()
 
 
 def setup(seed: int = 0, threads: int = 2) -> None:
@@ -29,13 +39,15 @@ def setup(seed: int = 0, threads: int = 2) -> None:
     """
     import matplotlib
     import numpy as np
-    import tensorflow as tf
 
+    from .tf_logging import import_tensorflow
+
+    tf = import_tensorflow()
     tf.get_logger().setLevel(logging.ERROR)
     logging.getLogger("absl").setLevel(logging.ERROR)
-    warnings.filterwarnings("ignore", category=DeprecationWarning)
-    warnings.filterwarnings("ignore", category=FutureWarning)
-    warnings.filterwarnings("ignore", module="tensorflow")
+    # TensorFlow's own deprecation notices about tf.compat.v1, which the notebooks show on purpose
+    warnings.filterwarnings("ignore", category=DeprecationWarning, module=r"(tensorflow|keras)(\.|$)")
+    short_tracebacks()
     try:
         tf.config.threading.set_intra_op_parallelism_threads(threads)
         tf.config.threading.set_inter_op_parallelism_threads(threads)
@@ -66,13 +78,70 @@ def versions() -> dict[str, str]:
     }
 
 
-def workdir(name: str, root: str | os.PathLike = "runs") -> Path:
-    """An empty folder ``runs/<name>`` (relative to the notebook), emptied first so re-runs start clean."""
+def run_folder(name: str, root: str | os.PathLike = "runs") -> Path:
+    """``runs/<name>`` (relative to the notebook): where a notebook writes its results.
+
+    The first call in a kernel session starts the folder empty: results an earlier session left there
+    are moved to ``runs/earlier/<name>-<time>`` (nothing is deleted; remove that folder when you no
+    longer need it). Later calls in the same session return the folder as it is, so re-running a cell
+    never deletes what other cells wrote.
+    """
     path = Path(root) / name
-    if path.exists():
-        shutil.rmtree(path)
-    path.mkdir(parents=True)
+    if path.resolve() not in _opened_this_session:
+        _opened_this_session.add(path.resolve())
+        if path.exists() and any(path.iterdir()):
+            if os.environ.get(KEEP_EARLIER_ENV, "1") == "0":
+                shutil.rmtree(path)
+            else:
+                aside = Path(root) / EARLIER / f"{name.replace('/', '_')}-{time.strftime('%Y%m%d-%H%M%S')}"
+                aside.parent.mkdir(parents=True, exist_ok=True)
+                os.replace(path, aside)
+    path.mkdir(parents=True, exist_ok=True)
     return path
+
+
+# -- tracebacks --------------------------------------------------------------------------------
+_CELL_FILE = re.compile(r"ipykernel_\d+[/\\]\d+\.py$|^<ipython-input-")
+#: TensorFlow appends the whole creation traceback of a graph object to some messages
+_TF_ORIGIN = re.compile(r"\n\s*(Originally defined at|Traceback for operation).*", re.DOTALL)
+
+
+def _short_traceback(shell, etype, value, tb, tb_offset=None):
+    """What a student needs from an error: the lines of their own cells that led to it, then the
+    exception's type and message (without the creation traceback TensorFlow appends to some)."""
+    names = getattr(shell.compile, "_filename_map", {})
+    cells = [frame for frame in traceback.extract_tb(tb) if frame.filename in names or _CELL_FILE.search(frame.filename)]
+    lines = []
+    for frame in cells:
+        where = f"In[{names[frame.filename]}]" if frame.filename in names else frame.filename
+        lines.append(f"Cell {where}, line {frame.lineno}:  {frame.line}")
+    hidden = len(traceback.extract_tb(tb)) - len(cells)
+    if hidden:
+        lines.append(f"  ({hidden} frames inside libraries not shown: notebook.full_tracebacks() shows them)")
+    message = _TF_ORIGIN.sub("", str(value)).strip()
+    stb = lines + [f"{etype.__name__}: {message}" if message else etype.__name__]
+    shell._showtraceback(etype, value, stb)
+    return stb
+
+
+def short_tracebacks() -> None:
+    """Show errors in this notebook as the cell lines that raised them plus the message (setup() calls it)."""
+    try:
+        from IPython import get_ipython
+    except ImportError:
+        return
+    shell = get_ipython()
+    if shell is not None:
+        shell.set_custom_exc((Exception,), _short_traceback)
+
+
+def full_tracebacks() -> None:
+    """Back to IPython's full tracebacks, every frame inside TensorFlow included."""
+    from IPython import get_ipython
+
+    shell = get_ipython()
+    if shell is not None:
+        shell.set_custom_exc((), None)
 
 
 def load_words(max_words: int = 2_000_000) -> list[str]:

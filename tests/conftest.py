@@ -5,6 +5,9 @@ from pathlib import Path
 
 import pytest
 
+# the notebooks validated in this session rebuild their runs/ folders: no need to keep earlier ones
+os.environ.setdefault("CS20_KEEP_EARLIER_RUNS", "0")
+
 REPO = Path(__file__).resolve().parents[1]
 #: ../shared/data beside the clone (CI and developer machines), overridable for other layouts.
 SHARED_DATA = Path(os.environ.get("CS20_SHARED_DATA", REPO.parent / "shared" / "data"))

@@ -126,22 +126,29 @@ def test_download_bad_archive_is_removed_and_reported(server, tmp_path, name, re
     assert leftovers(tmp_path) == []  # nothing half-written carries the final name, no .part left
 
 
-def test_corrupt_cached_copy_is_removed_then_downloaded_again(server, tmp_path):
+def test_corrupt_cached_copy_is_moved_aside_then_downloaded_again(server, tmp_path, capsys):
     cached = tmp_path / "text8.zip"
-    cached.write_bytes(GOOD[: len(GOOD) // 2])
-    with pytest.warns(UserWarning, match="cached copy was corrupt and has been removed"):
-        path = fetch(spec_for(server.url("/good.zip")), tmp_path, progress=False)
+    half = GOOD[: len(GOOD) // 2]
+    cached.write_bytes(half)
+    path = fetch(spec_for(server.url("/good.zip")), tmp_path, progress=False)
     assert path.read_bytes() == GOOD
+    # nothing a user placed is deleted: the rejected copy is kept beside it, and the message says where
+    (aside,) = tmp_path.glob("text8.zip.rejected-*")
+    assert aside.read_bytes() == half
+    message = capsys.readouterr().err
+    assert "not the canonical text8.zip" in message and str(aside) in message and "downloaded again" in message
 
 
-def test_corrupt_cached_copy_offline_is_removed_and_explained(tmp_path):
+def test_corrupt_cached_copy_offline_is_moved_aside_and_explained(tmp_path, capsys):
     cached = tmp_path / "text8.zip"
     flipped = bytearray(GOOD)
     flipped[len(flipped) // 2] ^= 0xFF
     cached.write_bytes(bytes(flipped))
-    with pytest.warns(UserWarning, match="corrupt"), pytest.raises(CorpusUnavailableError, match="could not download"):
+    with pytest.raises(CorpusUnavailableError, match="could not download"):
         fetch(spec_for("http://127.0.0.1:9/text8.zip"), tmp_path, progress=False)
-    assert leftovers(tmp_path) == []
+    assert "moved to" in capsys.readouterr().err
+    (aside,) = leftovers(tmp_path)
+    assert aside.startswith("text8.zip.rejected-") and (tmp_path / aside).read_bytes() == bytes(flipped)
 
 
 def test_offline_names_the_path_to_place_the_file(tmp_path):
@@ -175,13 +182,14 @@ def test_verify_zip_rejects_text8_head_as_text8(text8_head):
         verify_zip(text8_head, TEXT8)
 
 
-def test_load_corpus_falls_back_to_toy_only_when_asked(monkeypatch, tmp_path):
+def test_load_corpus_falls_back_to_toy_only_when_asked(monkeypatch, tmp_path, capsys):
     monkeypatch.setattr(corpus_mod, "TEXT8", spec_for("http://127.0.0.1:9/text8.zip"))
     with pytest.raises(CorpusUnavailableError):
         load_corpus(progress=False)
-    with pytest.warns(UserWarning, match="toy corpus"):
-        toy = load_corpus(progress=False, fallback_to_toy=True)
+    capsys.readouterr()
+    toy = load_corpus(progress=False, fallback_to_toy=True)
     assert toy.name == "toy" and len(toy) > 1000
+    assert "toy corpus is used instead" in capsys.readouterr().err
 
 
 def test_load_corpus_downloads_into_the_cache(server, monkeypatch, tmp_path):

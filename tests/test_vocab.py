@@ -56,7 +56,7 @@ def test_vocab_size_larger_than_distinct_words_warns_and_shrinks():
 
 @pytest.mark.parametrize("size", [0, -3, 2.5, "10"])
 def test_bad_vocab_size_is_refused(size):
-    with pytest.raises(ValueError, match="vocab_size must be a positive integer"):
+    with pytest.raises(ValueError, match=r"vocab_size \(it counts UNK\) must be an integer >= 1, not"):
         Vocabulary.build(WORDS, vocab_size=size)
 
 

@@ -4,7 +4,9 @@ TensorFlow writes start-up lines from C++ straight to file descriptor 2. In a no
 normally forwards such low-level output into the cell, except under pytest, where it does not; so a
 notebook executed in JupyterLab or by `make notebooks` would store lines that nbval never sees again.
 Starting the kernel with ``--IPKernelApp.capture_fd_output=False`` makes every run behave alike (the
-lines go to the terminal that started Jupyter instead of the notebook).
+lines go to the terminal that started Jupyter instead of the notebook). The kernel also starts with
+``TF_CPP_MIN_LOG_LEVEL=2``, as the lecture sets before importing TensorFlow, so that terminal does not
+fill with INFO and WARNING lines either (set it to 0 in the kernel's environment to see them).
 """
 
 import json
@@ -19,7 +21,8 @@ def main(venv: str) -> None:
     spec = json.loads(spec_path.read_text())
     if FLAG not in spec["argv"]:
         spec["argv"].append(FLAG)
-        spec_path.write_text(json.dumps(spec, indent=1) + "\n")
+    spec.setdefault("env", {}).setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    spec_path.write_text(json.dumps(spec, indent=1) + "\n")
 
 
 if __name__ == "__main__":

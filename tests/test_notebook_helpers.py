@@ -1,0 +1,95 @@
+"""cs20lib.notebook's folders (re-running a cell never deletes results) and cs20lib.events (reading logs back)."""
+
+import linecache
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from cs20lib import events, notebook
+
+
+@pytest.fixture
+def fresh_session(monkeypatch):
+    """A new kernel session: no folder opened yet."""
+    monkeypatch.setattr(notebook, "_opened_this_session", set())
+
+
+def test_run_folder_keeps_results_within_a_session(fresh_session, tmp_path, monkeypatch):
+    monkeypatch.setenv(notebook.KEEP_EARLIER_ENV, "1")
+    folder = notebook.run_folder("02_word2vec_nce", root=tmp_path)
+    (folder / "result.txt").write_text("trained")
+    again = notebook.run_folder("02_word2vec_nce", root=tmp_path)  # the settings cell run a second time
+    assert again == folder and (again / "result.txt").read_text() == "trained"
+
+
+def test_run_folder_moves_an_earlier_session_aside(fresh_session, tmp_path, monkeypatch):
+    monkeypatch.setenv(notebook.KEEP_EARLIER_ENV, "1")
+    old = tmp_path / "07_summaries" / "logs"
+    old.mkdir(parents=True)
+    (old / "events").write_text("earlier session")
+    folder = notebook.run_folder("07_summaries", root=tmp_path)
+    assert list(folder.iterdir()) == []  # a fresh session starts clean ...
+    (kept,) = (tmp_path / notebook.EARLIER).iterdir()  # ... and nothing is deleted
+    assert kept.name.startswith("07_summaries-") and (kept / "logs" / "events").read_text() == "earlier session"
+
+
+def test_run_folder_deletes_earlier_results_only_when_told(fresh_session, tmp_path, monkeypatch):
+    monkeypatch.setenv(notebook.KEEP_EARLIER_ENV, "0")  # the tests and `make notebooks`
+    (tmp_path / "09" / "x").mkdir(parents=True)
+    assert list(notebook.run_folder("09", root=tmp_path).iterdir()) == []
+    assert not (tmp_path / notebook.EARLIER).exists()
+
+
+class _Shell:
+    """The part of IPython's shell that the short traceback uses."""
+
+    class compile:  # noqa: N801 (IPython's attribute name)
+        _filename_map = {}
+
+    def __init__(self):
+        self.shown = None
+
+    def _showtraceback(self, etype, value, stb):
+        self.shown = (etype, value, stb)
+
+
+def test_short_traceback_shows_the_cells_and_the_message_only():
+    shell = _Shell()
+    source = "def make():\n    raise ValueError('Variable h1 already exists\\n\\nOriginally defined at:\\n  File x, line 1')\nmake()\n"
+    cell = "/tmp/ipykernel_123/4567.py"
+    shell.compile._filename_map = {cell: 7}
+    linecache.cache[cell] = (len(source), None, source.splitlines(True), cell)  # as IPython registers a cell
+    try:
+        exec(compile(source, cell, "exec"), {})
+    except ValueError as error:
+        stb = notebook._short_traceback(shell, ValueError, error, error.__traceback__)
+    assert stb == [
+        "Cell In[7], line 3:  make()",
+        "Cell In[7], line 2:  raise ValueError('Variable h1 already exists\\n\\nOriginally defined at:\\n  File x, line 1')",
+        "  (1 frames inside libraries not shown: notebook.full_tracebacks() shows them)",
+        "ValueError: Variable h1 already exists",
+    ]
+    assert shell.shown[2] == stb
+
+
+def test_read_events_orders_steps_and_lets_a_rerun_win(tmp_path):
+    for run, offset in ((1, 0.0), (2, 10.0)):  # the same cell run twice writes steps 0..2 twice
+        writer = tf.summary.create_file_writer(str(tmp_path), filename_suffix=f".run{run}")
+        with writer.as_default():
+            for step in (2, 0, 1):
+                tf.summary.scalar("loss", offset + step, step=step)
+                tf.summary.histogram("weights", np.arange(4.0), step=step)
+        writer.close()
+    found = events.read_events(tmp_path)
+    assert sorted(found) == ["loss", "weights"]
+    steps, values = events.read_scalars(tmp_path, "loss")
+    assert steps.tolist() == [0, 1, 2] and values.tolist() == [10.0, 11.0, 12.0]
+    assert np.asarray(found["weights"][1][0]).ndim == 2  # histogram buckets
+    with pytest.raises(KeyError, match="no summary 'accuracy'.*'loss'"):
+        events.read_scalars(tmp_path, "accuracy")
+
+
+def test_read_events_says_what_to_run_when_empty(tmp_path):
+    with pytest.raises(FileNotFoundError, match="no TensorBoard event file yet: run the cell that writes it first"):
+        events.read_events(tmp_path)
