@@ -5,7 +5,7 @@ Run:  python benchmarks/profile_window_step.py [--corpus PATH] [--vocab-rows 712
 Takes real window batches of word2vec's settings (batch 512 centers, window 5, subsampling 1e-3) from
 ``--corpus`` (default ../shared/data/text8_head.zip), a vocabulary padded to ``--vocab-rows`` rows (text8's
 size at min_count 5), 128 dimensions, and times, per step, each part of
-:func:`cs20lib.tf2_model.negative_sampling_window_step` on its own in the same ``tf.function`` loop
+:func:`cs20lib.tf2_model.negative_sampling_update` on its own in the same ``tf.function`` loop
 the trainer uses: drawing the negatives, the gathers, the batched matrix products, the scatter updates,
 the whole step; and, apart, the NumPy input pipeline that makes the batches. Prints a table of
 milliseconds per step and pairs per second.
@@ -22,7 +22,7 @@ import tensorflow as tf
 
 from cs20lib.corpus import read_words
 from cs20lib.skipgram import SkipGramStream
-from cs20lib.tf2_model import SkipGram, alias_table, draw_negatives, negative_sampling_window_step
+from cs20lib.tf2_model import SkipGram, alias_table, draw_negatives, negative_sampling_update
 from cs20lib.vocab import Vocabulary
 
 REPO = Path(__file__).resolve().parent.parent
@@ -62,7 +62,7 @@ def main() -> None:
     pairs = sum(int((contexts.numpy() >= 0).sum()) for _, contexts in chunks)
 
     model = SkipGram(args.vocab_rows, DIMS, init="word2vec", seed=1)
-    model.nce_weight.assign(tf.random.stateless_uniform(model.nce_weight.shape, [1, 3], -0.05, 0.05))
+    model.output_weight.assign(tf.random.stateless_uniform(model.output_weight.shape, [1, 3], -0.05, 0.05))
     keep, alias = (tf.constant(x) for x in alias_table(counts))
     lr = tf.constant(0.025)
     iteration = tf.Variable(0, dtype=tf.int64)
@@ -81,14 +81,14 @@ def main() -> None:
     def part_gathers(centers, contexts):
         ids = tf.concat([centers[:, None], negatives()], axis=1)
         inputs = tf.gather(model.embed_matrix, tf.maximum(contexts, 0))
-        outputs = tf.gather(model.nce_weight, ids)
+        outputs = tf.gather(model.output_weight, ids)
         return tf.reduce_sum(inputs[:, 0, 0]) + tf.reduce_sum(outputs[:, 0, 0])
 
     def part_no_scatter(centers, contexts):
         mask = tf.cast(contexts >= 0, tf.float32)
         ids = tf.concat([centers[:, None], negatives()], axis=1)
         inputs = tf.gather(model.embed_matrix, tf.maximum(contexts, 0))
-        outputs = tf.gather(model.nce_weight, ids)
+        outputs = tf.gather(model.output_weight, ids)
         logits = tf.matmul(inputs, outputs, transpose_b=True)
         labels = tf.one_hot(tf.zeros([tf.shape(centers)[0]], tf.int32), tf.shape(ids)[1])[:, None, :]
         g = (tf.sigmoid(logits) - labels) * (mask[:, :, None] * (lr / BATCH))
@@ -100,11 +100,11 @@ def main() -> None:
         ids = tf.concat([centers[:, None], negatives()], axis=1)
         width = tf.shape(contexts)[1]
         model.embed_matrix.scatter_sub(tf.IndexedSlices(tf.fill([BATCH * width, DIMS], 1e-9), tf.reshape(tf.maximum(contexts, 0), [-1])))
-        model.nce_weight.scatter_sub(tf.IndexedSlices(tf.fill([BATCH * (1 + NEGATIVES), DIMS], 1e-9), tf.reshape(ids, [-1])))
+        model.output_weight.scatter_sub(tf.IndexedSlices(tf.fill([BATCH * (1 + NEGATIVES), DIMS], 1e-9), tf.reshape(ids, [-1])))
         return tf.constant(0.0)
 
     def whole_step(centers, contexts):
-        return negative_sampling_window_step(model, centers, contexts, negatives(), lr, BATCH)
+        return negative_sampling_update(model, centers, contexts, negatives(), lr, BATCH)
 
     rows = [("input pipeline (NumPy, window_chunks)", input_seconds)]
     for name, part in [("loop and step counter only", part_empty), ("negatives (alias table, stateless RNG)", part_negatives), ("gathers", part_gathers),

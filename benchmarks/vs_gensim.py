@@ -116,7 +116,7 @@ def work_cs20lib(corpus: Path, config: str, seed: int, model_name: str, run_root
     import shutil
 
     from cs20lib.config import Word2VecConfig
-    from cs20lib.experiment import prepare_data, train
+    from cs20lib.experiment import prepare_data, steps_per_epoch, train
     from cs20lib.runs import load_embeddings
     from cs20lib.skipgram import SkipGramStream
 
@@ -125,22 +125,22 @@ def work_cs20lib(corpus: Path, config: str, seed: int, model_name: str, run_root
     if config == "default":
         base = Word2VecConfig(
             vocab_size=None, min_count=s["min_count"], embed_size=s["embed_size"], skip_window=s["skip_window"],
-            num_sampled=s["negatives"], loss="negative", sample=s["sample"], keep_unk=False, lr_decay="linear",
+            negative=s["negatives"], loss="negative", sample=s["sample"], keep_unk=False, lr_decay="linear",
             init="word2vec", batch_size=batch_size, learning_rate=s["alpha"] * batch_size, seed=seed, batching=batching,
         )
     else:
         base = Word2VecConfig(seed=seed)
     data, cfg = prepare_data(base, corpus, fallback_to_toy=False, progress=False)
     prepare_seconds = time.perf_counter() - start
-    stream = SkipGramStream(data.ids, cfg.batch_size, cfg.skip_window, seed=seed, sample=cfg.sample, counts=data.vocab.counts, drop_unk=not cfg.keep_unk)
+    stream = SkipGramStream.from_config(cfg, data.ids, data.vocab.counts)
     if config == "default":
-        steps = round(s["epochs"] * stream.batches_per_epoch(cfg.batching))
+        steps = round(s["epochs"] * steps_per_epoch(cfg, data))
         cfg = cfg.replace(num_train_steps=steps, skip_step=max(1, steps // 10))
-    effective_words = len(stream._epoch(0)[0]) * (s["epochs"] or 1)
+    effective_words = len(stream.epoch_corpus(0)[0]) * (s["epochs"] or 1)
     run_dir = run_root / f"{model_name}-{config}"
     shutil.rmtree(run_dir, ignore_errors=True)
     start = time.perf_counter()
-    train(cfg, data, model=model_name.split("-")[1], run_dir=run_dir, progress=False, verbose=False)
+    train(cfg, data, api=model_name.split("-")[1], run_dir=run_dir, progress=False, verbose=False)
     train_seconds = time.perf_counter() - start
     if config == "lecture":  # 100,000 steps of 128 pairs: the words they cover
         effective_words = round(cfg.num_train_steps * cfg.batch_size / (stream.pairs_per_epoch() / len(data.ids)))

@@ -14,8 +14,7 @@ import numpy as np
 
 from cs20lib.config import Word2VecConfig
 from cs20lib.evaluation import eval_data_path, evaluate_analogies, evaluate_wordsim
-from cs20lib.experiment import prepare_data
-from cs20lib.skipgram import SkipGramStream
+from cs20lib.experiment import prepare_data, steps_per_epoch
 from cs20lib.training import Trainer
 from cs20lib.vocab import Vocabulary
 
@@ -33,13 +32,12 @@ def test_tf2_trainer_is_as_good_as_gensim(text8_head, tmp_path):
     from gensim.models import Word2Vec
 
     config = Word2VecConfig(
-        vocab_size=None, min_count=5, keep_unk=False, embed_size=DIMS, skip_window=5, num_sampled=5, loss="negative",
+        vocab_size=None, min_count=5, keep_unk=False, embed_size=DIMS, skip_window=5, negative=5, loss="negative",
         batching="windows", sample=1e-3, lr_decay="linear", init="word2vec", batch_size=512, learning_rate=0.025 * 512,
         max_words=WORDS, seed=SEED,
     )
     data, config = prepare_data(config, text8_head)
-    stream = SkipGramStream(data.ids, 512, 5, seed=SEED, sample=1e-3, counts=data.vocab.counts, drop_unk=True)
-    steps = round(EPOCHS * stream.batches_per_epoch("windows"))
+    steps = round(EPOCHS * steps_per_epoch(config, data))
     trainer = Trainer(config.replace(num_train_steps=steps, skip_step=steps), data.vocab, data.ids, tmp_path, verbose=False, progress=False)
     trainer.train()
     ours_analogies, ours_wordsim = scores(trainer.embeddings(), data.vocab)
