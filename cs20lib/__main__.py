@@ -21,11 +21,13 @@ from pathlib import Path
 from .config import PRESETS, Word2VecConfig
 from .corpus import CorpusError
 from .progress import TrainingDivergedError
+from .projector import NUM_VISUALIZE
 from .runs import RunError
+from .tsne import TSNE_WORDS
 from .vocab import UnknownWordError
 
 #: evaluation and output defaults: the lecture's 3,000 projector words, word2vec's 30,000 analogy candidates
-NUM_VISUALIZE, TSNE_WORDS, RESTRICT_VOCAB = 3_000, 500, 30_000
+RESTRICT_VOCAB = 30_000
 DEFAULT_PRESET = "word2vec"
 
 #: training flags: (flag, config field, type, help); their defaults come from the preset

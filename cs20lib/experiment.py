@@ -17,7 +17,9 @@ import numpy as np
 from . import runs
 from .config import Word2VecConfig
 from .corpus import Corpus, load_corpus
+from .projector import NUM_VISUALIZE
 from .skipgram import SkipGramStream
+from .tsne import TSNE_WORDS
 from .vocab import Vocabulary
 
 __all__ = [
@@ -149,7 +151,7 @@ def evaluation_files(config: Word2VecConfig, run_dir, analogies=None, wordsim=No
     return Path(analogies or eval_data_path(ANALOGIES_FILE)), Path(wordsim or eval_data_path(WORDSIM_FILE))
 
 
-def finish_run(run_dir, *, num_visualize: int = 3_000, tsne_words: int = 500, analogies=None, wordsim=None,
+def finish_run(run_dir, *, num_visualize: int = NUM_VISUALIZE, tsne_words: int = TSNE_WORDS, analogies=None, wordsim=None,
                restrict_vocab: int = 30_000) -> dict:
     """Evaluate a trained run and write ``metrics.json``, ``projector/`` and ``tsne.png`` (unless
     ``tsne_words`` is 0) into it; returns the metrics."""

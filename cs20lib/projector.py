@@ -21,17 +21,10 @@ A folder written by :func:`export_projector` holds::
     projector_config.pbtxt                      tensor name + metadata_path "metadata.tsv" (relative)
     events.out.tfevents.*                       an empty event file, so TensorBoard lists the folder
 
-What TensorBoard needs (read from ``tensorboard/plugins/projector/projector_plugin.py``, 2.21): the
-plugin's runs are the runs TensorBoard's data provider lists, i.e. the directories under ``--logdir``
-that hold an event file, plus the ``--logdir`` root itself (run ``"."``). For each it reads
-``projector_config.pbtxt`` in that directory and, when the config names no ``model_checkpoint_path``,
-finds the checkpoint through ``tf.train.latest_checkpoint`` (the ``checkpoint`` file in the directory or
-its parent). A checkpoint and config in a sub-directory without an event file are therefore invisible
-(``/data/plugin/projector/runs`` answers ``[]``), which is why an export writes one (empty: just the
-file-version record) when the folder has none. Relative ``metadata_path`` values are resolved against
-the config file's directory, and the ``checkpoint`` file TF writes holds paths relative to the folder,
-so an export can be moved or copied whole; that is also why the config leaves ``model_checkpoint_path``
-empty (a relative one would be resolved against TensorBoard's working directory).
+TensorBoard's projector plugin lists only folders under ``--logdir`` that hold an event file, finds the
+checkpoint through the folder's ``checkpoint`` file, and resolves a relative ``metadata_path`` against
+the config's folder: hence the empty event file, and no ``model_checkpoint_path`` in the config, so an
+export can be moved or copied whole.
 """
 
 from __future__ import annotations
@@ -48,6 +41,7 @@ __all__ = [
     "CHECKPOINT_PREFIX",
     "FORMS",
     "METADATA_FILE",
+    "NUM_VISUALIZE",
     "checkpoint_key",
     "export_projector",
     "projector_command",
@@ -60,6 +54,8 @@ CHECKPOINT_PREFIX = "projector.ckpt"
 #: The metadata file, named relative to the export folder in the config.
 METADATA_FILE = "metadata.tsv"
 DEFAULT_TENSOR_NAME = "embedding"
+#: rows exported by default: the lecture's NUM_VISUALIZE
+NUM_VISUALIZE = 3_000
 
 _NAME_RE = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
 _OUR_CHECKPOINT_RE = re.compile(re.escape(CHECKPOINT_PREFIX) + r"-\d+\Z")
@@ -80,7 +76,7 @@ def export_projector(
     logdir: str | os.PathLike,
     embeddings,
     vocab,
-    n_words: int | None = 1000,
+    n_words: int | None = NUM_VISUALIZE,
     *,
     form: str = "tf2",
     tensor_name: str | None = None,

@@ -43,6 +43,7 @@ import tensorflow as tf
 from . import runs
 from .config import Word2VecConfig
 from .progress import LossReport, check_finite
+from .projector import NUM_VISUALIZE
 from .skipgram import SkipGramStream
 from .tf2_model import log_uniform_from
 
@@ -280,7 +281,7 @@ class SkipGramModel:
             self._restore(sess, write=False)
             return sess.run(self.embed_matrix)
 
-    def visualize(self, vocab, num_visualize: int = 3_000, visual_fld: str | os.PathLike | None = None) -> Path:
+    def visualize(self, vocab, num_visualize: int = NUM_VISUALIZE, visual_fld: str | os.PathLike | None = None) -> Path:
         """Projector files for the first ``num_visualize`` words (the lecture's ``visualize``).
 
         Like the lecture: restore the trained matrix, copy its first rows into a variable named

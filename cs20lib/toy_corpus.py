@@ -1,24 +1,11 @@
-"""A small, generated toy corpus with planted word relations (text8 format).
+"""A small, generated toy corpus with planted word relations, in text8 format, and its analogy questions.
 
-Why a toy corpus?
------------------
-The real ``text8`` corpus (100 MB of Wikipedia) takes minutes to train on and
-must be downloaded. For offline runs, notebooks and unit tests we want
-something that is generated in code, is deterministic, weighs a few hundred
-KB, and still lets a word2vec model discover *real* structure in a few
-seconds. This module builds such a corpus from sentence templates and ships
-its own analogy questions in the format of Google's ``questions-words.txt``.
+For offline runs, notebooks and unit tests: generated in code, deterministic (``random.Random(seed)``,
+never global state), a few hundred KB, and still structured enough for word2vec to learn analogies in
+seconds. Like text8 it is lowercase ``a-z`` words separated by single spaces, without punctuation or
+sentence boundaries.
 
-Format
-------
-Like text8, the text is only lowercase ``a-z`` words separated by single
-spaces, with one leading space and no trailing space and no punctuation or
-newlines. Sentence boundaries are therefore invisible, exactly as in text8.
-
-How the relations are planted
------------------------------
-Each relation family is a small grid of words. A word is identified by a
-*row* and a *column*:
+Three relation families are planted as grids of words, a row and a column per word:
 
 ==========  ==============================================  ===============
 family      rows (one per pair)                             columns
@@ -28,70 +15,15 @@ capital     france, germany, italy, japan, ...              country / city
 past_tense  walk, play, run, see, go, write, eat, ...       present / past
 ==========  ==============================================  ===============
 
-so ``king`` = (ruler, male), ``queen`` = (ruler, female), ``paris`` =
-(france, city), ``ran`` = (run, past).
-
-Every sentence is written *about* one target word, and the words around it
-are drawn from two independent sources:
-
-* a **row context**: words tied to the row only, shared by both words of the
-  pair. ``king`` and ``queen`` both appear near ``crown``, ``throne``,
-  ``palace`` (and after ``royal``, ``mighty``); ``france`` and ``paris`` both
-  appear near ``french``, ``wine``, ``cheese``; ``walk`` and ``walked`` both
-  appear near ``park``, ``dog``, ``trail``.
-* a **column context**: words tied to the column only, shared by every row.
-  Every male word appears near ``he``/``his``/``him``/``himself``, every
-  female word near ``she``/``her``/``herself``; every country in phrases such
-  as "the nation ...", "the ... government", "... exports", every capital in
-  "downtown ...", "the capital ...", "the ... mayor"; every present-tense verb
-  near ``today``, ``usually``, ``every day``, every past-tense verb near
-  ``yesterday``, ``ago``, ``last night``.
-
-Skip-gram word2vec learns a vector from the distribution of a word's context
-words. Because a word's contexts are (roughly) the union of its row contexts
-and its column contexts, its learned vector is (roughly) a sum
-``row_part + column_part``. The difference of two words in the same row is
-then the pure column difference, which is the same for every row::
-
-    vec(queen) - vec(king)  ~  female - male  ~  vec(woman) - vec(man)
-
-and so ``vec(queen) - vec(king) + vec(man)`` lands near ``vec(woman)``: the
-analogy "king is to queen as man is to woman" is solvable by vector
-arithmetic (3CosAdd). The same holds for "france : paris :: japan : tokyo"
-and "walk : walked :: eat : ate".
-
-Many templates put a row word right next to the target on one side and a
-column word right next to it on the other ("the *royal* king *himself* ...",
-"*downtown* paris *cheese* shops ...", "*yesterday* we walked to the
-*park*"), so the structure is visible even to the lecture's skip-gram with a
-context window of one word, not only to wide windows.
-
-Templates are filled with neutral function words (``the``, ``of``, ``a``,
-``and``, ``is`` ...), which become the most frequent words of the corpus, as
-in natural text; this makes the corpus usable for testing frequent-word
-subsampling too. A small share of sentences are pure "filler" sentences that
-mention no relation word at all. Template and context words never include
-any relation word (this is checked by the tests), so relation words appear
-only as sentence targets, and e.g. ``saw`` is only ever the past of ``see``.
-As in text8, the possessive is an ``s`` token ("the king s crown").
-
-Sampling is balanced: the corpus is made of ``_N_ROUNDS`` rounds, and every
-round contains exactly one sentence per (family, row, column) cell plus a
-few filler sentences, so every relation word occurs exactly ``_N_ROUNDS``
-(72) times. Within a round the template and the context words are drawn at
-random, and all sentences are shuffled. Everything is driven by
-``random.Random(seed)``, never global state, so the text for a given seed is
-byte-identical in every process.
-
-What to expect
---------------
-About 41.4k words, 223 KB and 456 distinct words (seed 0). The corpus is small, so
-word2vec needs many epochs: gensim's ``Word2Vec(sg=1, vector_size=50,
-window=5, negative=5, min_count=1, epochs=20)`` on 1000-word chunks trains in
-about 2.5 s on one worker and solves about 94-99% of :func:`toy_analogies`
-(measured over several corpus and training seeds), while the same words
-shuffled (no structure) score below 1%. With ``window=1`` it still solves
-about 90-95%. With gensim's default 5 epochs the accuracy is only about 20%.
+Each sentence is about one target word and surrounds it with words of its row (``crown``, ``throne``
+for king and queen; ``wine``, ``cheese`` for france and paris) and words of its column (``he``/``his``
+for every male word, ``yesterday``/``ago`` for every past tense), often right next to it so that a
+window of one word sees them. A word's skip-gram vector is then roughly ``row_part + column_part``,
+so ``vec(queen) - vec(king) + vec(man)`` lands near ``vec(woman)`` (3CosAdd), and likewise
+"france : paris :: japan : tokyo" and "walk : walked :: eat : ate". Template words never include a
+relation word (the tests check it), the function words (``the``, ``of``, ...) are the most frequent
+words as in natural text, and every relation word occurs exactly ``_N_ROUNDS`` times. How well
+word2vec solves :func:`toy_analogies` is measured in the tests and notebooks, not stated here.
 """
 
 from __future__ import annotations

@@ -59,7 +59,7 @@ class Trainer:
     ``steps_per_call`` batches run per call of the compiled loop; reports, summaries and checkpoints
     happen every ``config.skip_step`` steps. ``jit_compile`` compiles the negative-sampling step with
     XLA (default: for ``batching="pairs"``, where it fuses many small ops; the window step's batched
-    matrix products run faster on TensorFlow's own multi-threaded kernels).
+    matrix products are left to TensorFlow's own multi-threaded kernels; BENCHMARKS.md has the figures).
     """
 
     def __init__(

@@ -26,17 +26,19 @@ from pathlib import Path
 
 import numpy as np
 
-__all__ = ["DPI", "effective_perplexity", "figure_inches", "plot_tsne", "tsne_coordinates", "tsne_figure"]
+__all__ = ["DPI", "TSNE_WORDS", "effective_perplexity", "figure_inches", "plot_tsne", "tsne_coordinates", "tsne_figure"]
 
 #: Resolution of saved PNGs.
 DPI = 150
 MIN_WORDS = 4
+#: words plotted by default: the most frequent 500
+TSNE_WORDS = 500
 LABEL_FONTSIZE = 7  # points: ~15 px per em at 150 dpi
 
 
 def tsne_coordinates(
     embeddings,
-    n_words: int = 500,
+    n_words: int = TSNE_WORDS,
     seed: int = 0,
     perplexity: float = 30.0,
     *,
@@ -60,8 +62,8 @@ def tsne_coordinates(
     components (the seed only enters PCA's randomized SVD), so other seeds give nearly the same map.
     That is the point of PCA initialisation (Kobak & Berens 2019, Nature Communications 10:5416): a
     start that keeps the global arrangement instead of a random one. ``n_threads`` caps the OpenMP/BLAS threads
-    (``None``: scikit-learn's default, all cores); one thread is the default because a few hundred
-    words take seconds anyway and spinning OpenMP threads made it 5-10x slower on a busy 2-core machine.
+    (``None``: scikit-learn's default, all cores); one thread is the default: a few hundred words take
+    seconds anyway, and OpenMP threads that spin-wait slow a busy small machine down.
     """
     _check_n_words(n_words)
     if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or not 0 <= seed < 2**32:
@@ -116,7 +118,7 @@ def figure_inches(n: int) -> float:
 def tsne_figure(
     embeddings,
     vocab,
-    n_words: int = 500,
+    n_words: int = TSNE_WORDS,
     seed: int = 0,
     title: str | None = None,
     coordinates=None,
@@ -179,7 +181,7 @@ def plot_tsne(
     embeddings,
     vocab,
     path: str | os.PathLike,
-    n_words: int = 500,
+    n_words: int = TSNE_WORDS,
     seed: int = 0,
     title: str | None = None,
     coordinates=None,
