@@ -14,9 +14,12 @@ Writes, into ``handouts/`` (or ``--out``):
 
 Every page is self-contained: images are embedded as data URIs, math is converted to MathML at
 build time (Chromium and Firefox render MathML natively), and no script, stylesheet or font is
-loaded from the network, so the pages open offline and print the same everywhere. The print
-stylesheet wraps long code lines instead of cutting them at the page edge and scales plots to the
-page width.
+loaded from the network, so the pages open offline. The stylesheet names one font set first (DejaVu
+Sans, DejaVu Sans Mono and the math font DejaVu Math TeX Gyre: Debian's ``fonts-dejavu-core`` and
+``fonts-dejavu-extra``) so that they print the same wherever it is installed. The print stylesheet
+wraps long code lines instead of cutting them at the page edge and scales plots to the page width;
+display formulas keep within it (one too long for an A4 column is written over several lines in
+the notebook, e.g. with ``\\begin{split}``).
 """
 
 from __future__ import annotations
