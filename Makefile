@@ -1,7 +1,17 @@
 # The two commands of the README:  `make demo`  (the main job)  and  `make test`  (every test).
 # Each creates or refreshes the virtual environment .venv first, from pyproject.toml + constraints.txt.
 SHELL := /bin/bash
-PYTHON ?= $(shell command -v python3.11 || command -v python3)
+# Python 3.11, 3.12 or 3.13: the versions TensorFlow 2.21 has wheels for from 3.11 up; 3.11 from 3.11.5, which the
+# pinned soupsieve requires. The bounds of pyproject's requires-python and environment.yml's python (a test checks).
+# constraints.txt pins one set that installs on each (tests/test_python_support.py resolves it for every one).
+PYTHON_MIN := 3.11.5
+PYTHON_BELOW := 3.14
+SUPPORTED := Python 3.11 (3.11.5 or later), 3.12 or 3.13
+SUPPORTED_CHECK := import sys; v = lambda s: tuple(map(int, s.split("."))); sys.exit(not v("$(PYTHON_MIN)") <= sys.version_info[:3] < v("$(PYTHON_BELOW)"))
+# The first of these that runs and is supported (a pyenv shim of a version not selected does not run).
+ifndef PYTHON
+PYTHON := $(firstword $(foreach p,python3.11 python3.12 python3.13 python3,$(shell $(p) -c '$(SUPPORTED_CHECK)' > /dev/null 2>&1 && command -v $(p))) python3)
+endif
 VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.cs20-installed
@@ -17,13 +27,17 @@ help:
 	@echo "make handouts  HTML handouts (instructor + student editions), student zip, and PDFs when Chromium is installed"
 	@echo "make notebooks  re-execute every notebook in a fresh kernel, storing its outputs"
 	@echo "make bench  benchmarks/pipeline.py on the configured corpus"
-	@echo "make lock   re-pin constraints.txt from a fresh install"
+	@echo "make lock   re-pin constraints.txt from a fresh install, and check that every supported Python resolves it"
 
 $(STAMP): pyproject.toml constraints.txt
-	@$(PYTHON) -c 'import sys; v = sys.version_info[:2]; sys.exit(0 if v == (3, 11) else f"cs20-word2vec needs Python 3.11, found {v[0]}.{v[1]} at {sys.executable}: run make PYTHON=/path/to/python3.11")'
+	@$(PYTHON) -c '$(SUPPORTED_CHECK)' 2> /dev/null || { echo "cs20-word2vec needs $(SUPPORTED); $(PYTHON) is" \
+	  "$$($(PYTHON) -c 'import sys; print(sys.version.split()[0], "at", sys.executable)' 2> /dev/null || echo "not a runnable Python")." \
+	  "Install a supported Python, or run make PYTHON=/path/to/python3.13"; exit 1; }
 	@[ -x $(BIN)/python ] || $(PYTHON) -m venv $(VENV)
+	@$(BIN)/python -c '$(SUPPORTED_CHECK)' || { echo "$(VENV) holds $$($(BIN)/python --version 2>&1); cs20-word2vec needs" \
+	  "$(SUPPORTED): run make clean, then make again"; exit 1; }
 	$(BIN)/python -m pip install --disable-pip-version-check -q -c constraints.txt -e '.[dev]'
-	$(BIN)/python -m ipykernel install --sys-prefix --name cs20-word2vec --display-name "Python 3.11 (cs20-word2vec)" > /dev/null
+	$(BIN)/python -m ipykernel install --sys-prefix --name cs20-word2vec --display-name "Python $$($(BIN)/python -c 'import sys; print("%d.%d" % sys.version_info[:2])') (cs20-word2vec)" > /dev/null
 	$(BIN)/python tools/kernelspec.py $(VENV)
 	@touch $(STAMP)
 
@@ -55,11 +69,16 @@ notebooks: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python benchmarks/pipeline.py $(ARGS)
 
+# One pin set for every supported Python: frozen here with $(PYTHON), then resolved for the other supported versions
+# from the registry (tests/test_python_support.py); if one of them needs other versions, that check says which.
 lock:
 	rm -rf .lock-venv && $(PYTHON) -m venv .lock-venv
+	.lock-venv/bin/python -m pip install -q --upgrade setuptools
 	.lock-venv/bin/python -m pip install -q '.[dev]'
-	{ sed -n '1,2p' constraints.txt; .lock-venv/bin/python -m pip freeze --exclude cs20-word2vec; } > constraints.txt.new
-	mv constraints.txt.new constraints.txt && rm -rf .lock-venv
+	{ grep '^#' constraints.txt; .lock-venv/bin/python -m pip freeze --all --exclude pip --exclude cs20-word2vec; } > constraints.txt.new
+	mv constraints.txt.new constraints.txt
+	.lock-venv/bin/python -m pytest -p no:cacheprovider -o addopts= -q tests/test_environment.py tests/test_python_support.py -k 'not wheel'
+	rm -rf .lock-venv
 
 clean:
 	rm -rf $(VENV) build *.egg-info .pytest_cache

@@ -1,6 +1,8 @@
-"""pip (pyproject.toml), conda (environment.yml) and constraints.txt name the same pinned set."""
+"""pip (pyproject.toml), conda (environment.yml), constraints.txt and the Makefile name the same pinned set and the
+same supported Pythons."""
 
 import re
+import sys
 import tomllib
 from importlib import metadata
 
@@ -32,6 +34,24 @@ def pyproject_pins() -> dict[str, str]:
     return pins(lines)
 
 
+def makefile_variable(name: str) -> str:
+    match = re.search(rf"^{name} := (.+)$", (REPO / "Makefile").read_text(), re.M)
+    assert match, f"the Makefile sets {name}"
+    return match[1].strip()
+
+
+def python_bounds() -> tuple[str, str]:
+    """The supported Pythons as the Makefile states them: (lowest version, first version not supported)."""
+    return makefile_variable("PYTHON_MIN"), makefile_variable("PYTHON_BELOW")
+
+
+def supported_pythons() -> list[str]:
+    """Every supported Python minor version, e.g. ["3.11", "3.12", "3.13"]."""
+    low, below = (tuple(int(part) for part in version.split(".")[:2]) for version in python_bounds())
+    assert low[0] == below[0] == 3 and below[1] > low[1] and below[1] - low[1] <= 10, python_bounds()
+    return [f"3.{minor}" for minor in range(low[1], below[1])]
+
+
 def conda_environment() -> dict:
     return yaml.safe_load((REPO / "environment.yml").read_text())
 
@@ -55,10 +75,20 @@ def test_conda_and_pip_pin_the_same_packages():
 def test_conda_installs_the_project_with_the_same_constraints():
     section = conda_pip_section()
     assert "-c constraints.txt" in section and "-e ." in section
-    conda_packages = [dep for dep in conda_environment()["dependencies"] if isinstance(dep, str)]
-    assert "python=3.11" in conda_packages
+
+
+def test_pip_conda_and_make_support_the_same_pythons():
+    low, below = python_bounds()
     requires = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]["requires-python"]
-    assert requires == ">=3.11,<3.12"
+    assert requires == f">={low},<{below}"
+    conda_packages = [dep for dep in conda_environment()["dependencies"] if isinstance(dep, str)]
+    assert f"python>={low},<{below}" in conda_packages
+    assert supported_pythons() == ["3.11", "3.12", "3.13"]  # TensorFlow 2.21's wheels from 3.11 up (cp311-cp313)
+
+
+def test_the_running_python_is_supported():
+    low, below = (tuple(int(part) for part in version.split(".")) for version in python_bounds())
+    assert low <= sys.version_info[:3] < below, f"Python {sys.version.split()[0]} is outside {python_bounds()}"
 
 
 def test_direct_pins_agree_with_the_full_constraint_set():
