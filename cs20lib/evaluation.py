@@ -1,48 +1,35 @@
 """Evaluating word embeddings: nearest neighbours, the Google analogy set, WordSim-353.
 
-An embedding matrix is a float array ``[len(vocab), dim]`` whose row i is the vector of
-``vocab.words[i]`` (a :class:`cs20lib.vocab.Vocabulary`). Row 0 is ``UNK``, the stand-in for every word
-outside the vocabulary: it is never a query, a candidate or an answer.
+Embeddings: ``[len(vocab), dim]``, row i the vector of ``vocab.words[i]``; row 0 (UNK) is never a query or answer.
 
-* :func:`nearest_neighbours`: the words of largest cosine similarity (word2vec's ``distance`` tool).
-* :func:`evaluate_analogies`: the Google analogy set of Mikolov, Chen, Corrado & Dean (2013), "Efficient
-  Estimation of Word Representations in Vector Space" (``questions-words.txt``: 19,544 questions "a is to
-  b as c is to d" in 14 sections, 5 semantic and 9 syntactic ``gram*``), answered by the vector offset
-  method of that paper, which Levy & Goldberg (2014), "Linguistic Regularities in Sparse and Explicit
-  Word Representations", call 3CosAdd: ``argmax over d' not in {a, b, c} of cos(d', b^ - a^ + c^)``.
-* :func:`evaluate_wordsim`: WordSim-353 of Finkelstein, Gabrilovich, Matias, Rivlin, Solan, Wolfman &
-  Ruppin (2002), "Placing Search in Context: The Concept Revisited": Spearman's rank correlation (and
-  Pearson's r) between 353 human similarity scores and the model's cosine similarities.
+* Analogies: the Google set of Mikolov, Chen, Corrado & Dean (2013), "Efficient Estimation of Word
+  Representations in Vector Space" (``questions-words.txt``, 19,544 questions in 14 sections), answered by
+  their vector offset method, 3CosAdd in Levy & Goldberg (2014), "Linguistic Regularities in Sparse and
+  Explicit Word Representations": ``argmax over d' not in {a, b, c} of cos(d', b^ - a^ + c^)``.
+* WordSim-353: Finkelstein, Gabrilovich, Matias, Rivlin, Solan, Wolfman & Ruppin (2002), "Placing Search
+  in Context: The Concept Revisited": rank correlation of cosine similarity with human judgements.
 
 Which questions and pairs count follows gensim 4.4's ``KeyedVectors.evaluate_word_analogies`` and
-``evaluate_word_pairs``; tests/test_evaluation.py checks that gensim gives the same counts per section and
-the same correlations. The files come from :func:`eval_data_path` (gensim's copies, or ``$CS20_EVAL_DIR``).
-Every figure returned is a plain int, float, str or None, ready for JSON (:func:`write_metrics`).
-This module imports neither TensorFlow nor gensim.
+``evaluate_word_pairs`` (tests/test_evaluation.py compares the two). Results are plain JSON-ready values.
 """
 
 from __future__ import annotations
 
-import bz2
-import gzip
 import importlib.util
-import json
 import math
 import os
 import warnings
 from pathlib import Path
-from typing import Any, Iterable, Mapping
+from typing import Any, Iterable
 
 import numpy as np
 
-from .files import write_text_atomic
+from .eval_io import format_metrics, parse_analogies, parse_word_pairs, write_metrics
 from .vocab import UNK, UnknownWordError, Vocabulary
 
-__all__ = [
-    "ANALOGIES_FILE", "EVAL_DIR_ENV", "WORDSIM_FILE", "eval_data_path", "evaluate", "evaluate_analogies",
-    "evaluate_wordsim", "format_metrics", "nearest_neighbours", "nearest_neighbours_many", "read_analogies",
-    "write_metrics",
-]
+__all__ = ["ANALOGIES_FILE", "EVAL_DIR_ENV", "WORDSIM_FILE", "eval_data_path", "evaluate", "evaluate_analogies",
+           "evaluate_wordsim", "format_metrics", "nearest_neighbours", "nearest_neighbours_many", "read_analogies",
+           "write_metrics"]
 
 ANALOGIES_FILE = "questions-words.txt"
 WORDSIM_FILE = "wordsim353.tsv"
@@ -54,22 +41,19 @@ _BATCH_ELEMENTS = 1 << 23
 
 # ---------------------------------------------------------------------------------------------- files
 def _gensim_test_data_dir() -> Path | None:
-    """gensim's ``test/test_data`` folder (what ``gensim.test.utils.datapath`` joins onto), without importing gensim."""
+    """gensim's ``test/test_data`` folder (where ``gensim.test.utils.datapath`` looks), without importing gensim."""
     try:
         spec = importlib.util.find_spec("gensim")
     except (ImportError, ValueError):
-        return None
+        spec = None
     if spec is None or not spec.submodule_search_locations:
         return None
     return Path(next(iter(spec.submodule_search_locations))) / "test" / "test_data"
 
 
 def eval_data_path(name: str) -> Path:
-    """Where the evaluation file ``name`` (``"questions-words.txt"``, ``"wordsim353.tsv"``) is.
-
-    ``$CS20_EVAL_DIR/name`` when ``CS20_EVAL_DIR`` is set and non-empty, else the copy installed with
-    gensim. Raises FileNotFoundError naming both places when the file is not where it should be.
-    """
+    """Where the evaluation file ``name`` is: ``$CS20_EVAL_DIR/name`` when ``CS20_EVAL_DIR`` is set (non-empty),
+    else the copy installed with gensim. FileNotFoundError (naming both places) when it is not there."""
     if not isinstance(name, str) or not name:
         raise ValueError(f"name must be the file name of an evaluation set, not {name!r}")
     gensim_dir = _gensim_test_data_dir()
@@ -93,24 +77,8 @@ def eval_data_path(name: str) -> Path:
     )
 
 
-def _read_text(path: Path, what: str) -> str:
-    """The text of a UTF-8 file, plain or compressed (.gz, .bz2), as gensim's ``utils.open`` reads it."""
-    try:
-        data = path.read_bytes()
-    except FileNotFoundError:
-        raise FileNotFoundError(f"no {what} file at {path}") from None
-    except IsADirectoryError:
-        raise IsADirectoryError(f"{path} is a folder, not a {what} file") from None
-    try:
-        data = gzip.decompress(data) if path.suffix == ".gz" else bz2.decompress(data) if path.suffix == ".bz2" else data
-        return data.decode("utf-8")
-    except (OSError, EOFError, ValueError) as exc:  # bad compression, or UnicodeDecodeError (a ValueError)
-        raise ValueError(f"{path} is not a readable UTF-8 {what} file ({exc})") from None
-
-
 # ---------------------------------------------------------------------------------------------- inputs
 def _as_matrix(embeddings: Any, vocab: Vocabulary) -> np.ndarray:
-    """The embeddings as a 2-D real numpy array with one row per vocabulary entry."""
     if not isinstance(vocab, Vocabulary):
         raise TypeError(f"vocab must be a cs20lib.vocab.Vocabulary, not {type(vocab).__name__}")
     matrix = np.asarray(embeddings)
@@ -119,19 +87,14 @@ def _as_matrix(embeddings: Any, vocab: Vocabulary) -> np.ndarray:
     if matrix.dtype.kind not in "fiu":
         raise ValueError(f"embeddings must hold real numbers, not {matrix.dtype}")
     if matrix.shape[0] != len(vocab):
-        raise ValueError(
-            f"embeddings have {matrix.shape[0]:,} rows but the vocabulary has {len(vocab):,} entries "
-            f"(with {UNK}); row i must be the vector of vocab.words[i]"
-        )
+        raise ValueError(f"embeddings have {matrix.shape[0]:,} rows but the vocabulary has {len(vocab):,} entries "
+                         f"(with {UNK}); row i must be the vector of vocab.words[i]")
     return matrix
 
 
 def _candidates(vocab: Vocabulary, restrict_vocab: int | None) -> tuple[int, dict[str, int], np.ndarray]:
-    """The candidates: vocabulary ids 1 .. n (the ``restrict_vocab`` most frequent words; positions 0 .. n-1).
-
-    Returns n, the case-insensitive lookup (upper-cased word -> position of its most frequent case
-    variant, as gensim's ``ok_vocab``) and each position's canonical position (that of its upper-cased key).
-    """
+    """Candidates are ids 1 .. n (positions 0 .. n-1): n, gensim's ``ok_vocab`` (upper-cased word -> position
+    of its most frequent case variant) and each position's canonical position (that of its upper-cased word)."""
     if restrict_vocab is None:
         n = len(vocab) - 1
     elif isinstance(restrict_vocab, bool) or not isinstance(restrict_vocab, (int, np.integer)) or restrict_vocab < 0:
@@ -156,15 +119,13 @@ def _unit_rows(matrix: np.ndarray, dtype=np.float64) -> np.ndarray:
 # ---------------------------------------------------------------------------------------------- neighbours
 def _query_id(vocab: Vocabulary, word: str) -> int:
     if word == UNK:
-        raise UnknownWordError(
-            f"{UNK!r} (id 0) stands for every word outside the vocabulary; it is never a query. Ask about a real word."
-        )
+        raise UnknownWordError(f"{UNK!r} (id 0) stands for every word outside the vocabulary; it is never a query. "
+                               "Ask about a real word.")
     return vocab.id(word)
 
 
-def nearest_neighbours_many(
-    embeddings: Any, vocab: Vocabulary, words: Iterable[str], k: int = 8
-) -> dict[str, list[tuple[str, float]]]:
+def nearest_neighbours_many(embeddings: Any, vocab: Vocabulary, words: Iterable[str],
+                            k: int = 8) -> dict[str, list[tuple[str, float]]]:
     """:func:`nearest_neighbours` for several words at once: ``{word: [(neighbour, cosine), ...]}``.
 
     Every word is looked up first, so an unknown one raises :class:`~cs20lib.vocab.UnknownWordError`
@@ -204,62 +165,35 @@ def nearest_neighbours(embeddings: Any, vocab: Vocabulary, word: str, k: int = 8
 
 
 # ---------------------------------------------------------------------------------------------- analogies
-def _parse_analogies(path: Path) -> tuple[list[str], list[tuple[int, str, str, str, str]]]:
-    """Section names in file order and the questions as (section index, a, b, c, d), words as written.
-
-    As gensim reads the file: ``": name"`` starts a section, a line of four words is a question, any
-    other line is skipped uncounted; a question before the first header is an error.
-    """
-    sections: list[str] = []
-    questions: list[tuple[int, str, str, str, str]] = []
-    for line_no, line in enumerate(_read_text(path, "analogy questions").split("\n"), start=1):
-        if line.startswith(": "):
-            sections.append(line.lstrip(": ").strip())
-        elif not sections:
-            raise ValueError(
-                f"{path}, line {line_no}: {line.strip()[:60]!r} comes before any section header; "
-                f"an analogy file (questions-words.txt format) starts with a line like ': capital-common-countries'"
-            )
-        elif len(words := line.split()) == 4:
-            questions.append((len(sections) - 1, *words))
-    return sections, questions
-
-
 def read_analogies(path: str | os.PathLike | None = None) -> list[tuple[str, str, str, str, str]]:
-    """The questions of an analogy file as ``(section, a, b, c, d)``: "a is to b as c is to d".
+    """The questions "a is to b as c is to d" of an analogy file as ``(section, a, b, c, d)``, words lowercased.
 
-    Google's ``questions-words.txt`` format (Mikolov et al. 2013): ``": section"`` header lines, then one
-    question of four words per line (other lines are skipped, as gensim skips them). Words are lowercased;
-    section names kept as written. ``path=None`` reads the installed Google set (:func:`eval_data_path`).
+    Google's ``questions-words.txt`` format (Mikolov et al. 2013): ``": section"`` headers, then a question
+    of four words per line. ``path=None`` reads the installed Google set (:func:`eval_data_path`).
     """
-    sections, questions = _parse_analogies(eval_data_path(ANALOGIES_FILE) if path is None else Path(path))
+    sections, questions = parse_analogies(eval_data_path(ANALOGIES_FILE) if path is None else Path(path))
     return [(sections[s], a.lower(), b.lower(), c.lower(), d.lower()) for s, a, b, c, d in questions]
 
 
-def evaluate_analogies(
-    embeddings: Any,
-    vocab: Vocabulary,
-    path: str | os.PathLike | None = None,
-    restrict_vocab: int | None = 30_000,
-) -> dict[str, Any]:
+def evaluate_analogies(embeddings: Any, vocab: Vocabulary, path: str | os.PathLike | None = None,
+                       restrict_vocab: int | None = 30_000) -> dict[str, Any]:
     """Accuracy on an analogy set (default: Google's ``questions-words.txt``, Mikolov et al. 2013) with 3CosAdd.
 
     Each question "a is to b as c is to d" is answered by the vector offset method (Mikolov et al. 2013;
     3CosAdd in Levy & Goldberg 2014): the candidate d' of largest cos(d', b^ - a^ + c^) on unit vectors
-    (in float64), a, b and c excluded. As gensim's ``evaluate_word_analogies(path, restrict_vocab)``:
+    (in float64), a, b and c excluded; of equal scores the most frequent word wins. As gensim's
+    ``evaluate_word_analogies(path, restrict_vocab)``:
 
-    * candidates are the ``restrict_vocab`` most frequent words, ids 1 .. restrict_vocab (``None``: all);
-      words match case-insensitively, the most frequent case variant standing for a word, and no case
-      variant of a, b or c is an answer; zero vectors are never answers;
-    * a question with a word outside the candidates is skipped: counted in ``skipped``, not in accuracy;
-    * ``accuracy = correct / considered`` per section and overall, 0.0 when nothing was considered.
+    candidates are the ``restrict_vocab`` most frequent words (``None``: all), matched case-insensitively
+    (the most frequent case variant stands for a word; no case variant of a, b or c, and no zero vector, is
+    an answer); a question with a word outside them is ``skipped``; ``accuracy = correct / considered``.
 
     Returns ``{"accuracy", "correct", "considered", "skipped", "restrict_vocab", "sections": {name:
     {"correct", "considered", "accuracy"}}}`` (sections in file order; a repeated section name adds up).
     """
     matrix = _as_matrix(embeddings, vocab)
     n, ok, canonical = _candidates(vocab, restrict_vocab)
-    names, questions = _parse_analogies(eval_data_path(ANALOGIES_FILE) if path is None else Path(path))
+    names, questions = parse_analogies(eval_data_path(ANALOGIES_FILE) if path is None else Path(path))
     asked = [(s, [ok[w.upper()] for w in words]) for s, *words in questions if all(w.upper() in ok for w in words)]
     section_of = np.array([s for s, _ in asked], dtype=np.int64)
     quads = np.array([q for _, q in asked], dtype=np.int64).reshape(-1, 4)
@@ -285,30 +219,19 @@ def evaluate_analogies(
         entry["considered"] += int((section_of == s).sum())
         entry["accuracy"] = entry["correct"] / entry["considered"] if entry["considered"] else 0.0
     total = int(correct.sum())
-    return {
-        "accuracy": total / len(quads) if len(quads) else 0.0,
-        "correct": total,
-        "considered": len(quads),
-        "skipped": len(questions) - len(quads),
-        "restrict_vocab": int(n if restrict_vocab is None else restrict_vocab),
-        "sections": sections,
-    }
+    return {"accuracy": total / len(quads) if len(quads) else 0.0, "correct": total, "considered": len(quads),
+            "skipped": len(questions) - len(quads), "sections": sections,
+            "restrict_vocab": int(n if restrict_vocab is None else restrict_vocab)}
 
 
 # ---------------------------------------------------------------------------------------------- WordSim-353
-def evaluate_wordsim(
-    embeddings: Any,
-    vocab: Vocabulary,
-    path: str | os.PathLike | None = None,
-    restrict_vocab: int | None = 300_000,
-) -> dict[str, Any]:
+def evaluate_wordsim(embeddings: Any, vocab: Vocabulary, path: str | os.PathLike | None = None,
+                     restrict_vocab: int | None = 300_000) -> dict[str, Any]:
     """WordSim-353 (Finkelstein et al. 2002): correlation of cosine similarity with human judgements.
 
-    The file is gensim's ``wordsim353.tsv`` format: ``word1<TAB>word2<TAB>score`` per line, ``#`` lines
-    are comments, malformed lines are skipped uncounted. As gensim's ``evaluate_word_pairs``: words match
-    case-insensitively among the ``restrict_vocab`` most frequent words (UNK excluded); a pair with a
-    word outside them is counted in ``skipped``; the others give ``scipy.stats.spearmanr`` and
-    ``scipy.stats.pearsonr`` between the human scores and the cosine similarities.
+    The file: ``word1<TAB>word2<TAB>score`` lines, ``#`` comments (gensim's ``wordsim353.tsv``). As gensim's
+    ``evaluate_word_pairs``: words match case-insensitively among the ``restrict_vocab`` most frequent; a
+    pair with a word outside them is ``skipped``; the others give ``scipy.stats.spearmanr`` and ``pearsonr``.
 
     Returns ``{"spearman", "pearson", "pairs", "skipped"}``; a correlation is None where it is undefined
     (fewer than two pairs, or constant scores).
@@ -317,18 +240,10 @@ def evaluate_wordsim(
 
     matrix = _as_matrix(embeddings, vocab)
     n, ok, _ = _candidates(vocab, restrict_vocab)
-    text = _read_text(eval_data_path(WORDSIM_FILE) if path is None else Path(path), "word-pair similarity")
     pairs, gold, skipped = [], [], 0
-    for line in text.replace("\r\n", "\n").replace("\r", "\n").split("\n"):
-        fields = line.split("\t")
-        if line.startswith("#") or len(fields) != 3:
-            continue
-        try:
-            score = float(fields[2])
-        except ValueError:
-            continue
-        if fields[0].upper() in ok and fields[1].upper() in ok:
-            pairs.append((ok[fields[0].upper()] + 1, ok[fields[1].upper()] + 1))
+    for first, second, score in parse_word_pairs(eval_data_path(WORDSIM_FILE) if path is None else Path(path)):
+        if first.upper() in ok and second.upper() in ok:
+            pairs.append((ok[first.upper()] + 1, ok[second.upper()] + 1))  # vocabulary ids
             gold.append(score)
         else:
             skipped += 1
@@ -345,82 +260,13 @@ def evaluate_wordsim(
 
 
 # ---------------------------------------------------------------------------------------------- both
-def evaluate(
-    embeddings: Any,
-    vocab: Vocabulary,
-    analogies_path: str | os.PathLike | None = None,
-    wordsim_path: str | os.PathLike | None = None,
-    restrict_vocab: int | None = 30_000,
-) -> dict[str, Any]:
+def evaluate(embeddings: Any, vocab: Vocabulary, analogies_path: str | os.PathLike | None = None,
+             wordsim_path: str | os.PathLike | None = None, restrict_vocab: int | None = 30_000) -> dict[str, Any]:
     """Both evaluations: ``{"analogies": evaluate_analogies(...), "wordsim": evaluate_wordsim(...)}``.
 
     ``restrict_vocab`` applies to the analogies (word2vec's 30,000 most frequent words); WordSim-353
     uses gensim's default of 300,000.
     """
     matrix = _as_matrix(embeddings, vocab)
-    return {
-        "analogies": evaluate_analogies(matrix, vocab, analogies_path, restrict_vocab=restrict_vocab),
-        "wordsim": evaluate_wordsim(matrix, vocab, wordsim_path),
-    }
-
-
-def _plain(value: Any) -> Any:
-    """JSON fallback for numpy scalars and arrays (and paths) that slipped into a metrics dict."""
-    if isinstance(value, (np.generic, np.ndarray)):
-        return value.tolist()
-    if isinstance(value, Path):
-        return str(value)
-    raise TypeError(f"{type(value).__name__} is not JSON serialisable")
-
-
-def write_metrics(path: str | os.PathLike, metrics: Mapping[str, Any]) -> Path:
-    """Write ``metrics`` as JSON (indent 2, sorted keys) to ``path`` atomically (never half a file); returns the path."""
-    return write_text_atomic(path, json.dumps(metrics, indent=2, sort_keys=True, default=_plain) + "\n")
-
-
-def _percent(correct: int, considered: int) -> str:
-    return f"{100.0 * correct / considered:.1f}% ({correct:,}/{considered:,})" if considered else "n/a (0/0)"
-
-
-def _analogy_lines(result: Mapping[str, Any]) -> list[str]:
-    restrict = result.get("restrict_vocab")
-    within = f"top {restrict:,} words" if isinstance(restrict, int) else "all words"
-    lines = [
-        f"analogies (3CosAdd, {within}): {100.0 * result['accuracy']:.1f}% "
-        f"({result['correct']:,}/{result['considered']:,} questions; {result['skipped']:,} skipped, out of vocabulary)"
-    ]
-    sections = result.get("sections") or {}
-    # Google's set: the "gram*" sections are the syntactic questions, the others semantic (Mikolov et al.)
-    groups = {"semantic": [s for name, s in sections.items() if not name.startswith("gram")],
-              "syntactic": [s for name, s in sections.items() if name.startswith("gram")]}
-    if all(groups.values()):
-        lines.append("  " + ", ".join(
-            f"{label} {_percent(sum(s['correct'] for s in group), sum(s['considered'] for s in group))}"
-            for label, group in groups.items()))
-    elif 1 < len(sections) <= 6:  # a small set of its own (e.g. the toy corpus's): every section
-        lines.append("  " + ", ".join(f"{name} {_percent(s['correct'], s['considered'])}" for name, s in sections.items()))
-    return lines
-
-
-def _wordsim_lines(result: Mapping[str, Any]) -> list[str]:
-    spearman, pearson = ("n/a" if x is None else f"{x:.3f}" for x in (result["spearman"], result["pearson"]))
-    return [f"WordSim-353: Spearman {spearman}, Pearson {pearson} "
-            f"({result['pairs']:,} pairs; {result['skipped']:,} skipped, out of vocabulary)"]
-
-
-def format_metrics(metrics: Mapping[str, Any]) -> str:
-    """A few readable lines: analogy accuracy (overall, semantic and syntactic) and WordSim-353.
-
-    Takes what :func:`evaluate` returns, or the result of :func:`evaluate_analogies` or
-    :func:`evaluate_wordsim` alone. Percentages have one decimal, correlations three.
-    """
-    if "analogies" in metrics or "wordsim" in metrics:
-        lines = _analogy_lines(metrics["analogies"]) if metrics.get("analogies") is not None else []
-        lines += _wordsim_lines(metrics["wordsim"]) if metrics.get("wordsim") is not None else []
-    elif "accuracy" in metrics:
-        lines = _analogy_lines(metrics)
-    elif "spearman" in metrics:
-        lines = _wordsim_lines(metrics)
-    else:
-        raise ValueError("metrics must come from evaluate(), evaluate_analogies() or evaluate_wordsim()")
-    return "\n".join(lines)
+    return {"analogies": evaluate_analogies(matrix, vocab, analogies_path, restrict_vocab=restrict_vocab),
+            "wordsim": evaluate_wordsim(matrix, vocab, wordsim_path)}
