@@ -219,9 +219,9 @@ def evaluate_analogies(embeddings: Any, vocab: Vocabulary, path: str | os.PathLi
         entry["considered"] += int((section_of == s).sum())
         entry["accuracy"] = entry["correct"] / entry["considered"] if entry["considered"] else 0.0
     total = int(correct.sum())
+    restrict = int(n if restrict_vocab is None else restrict_vocab)
     return {"accuracy": total / len(quads) if len(quads) else 0.0, "correct": total, "considered": len(quads),
-            "skipped": len(questions) - len(quads), "sections": sections,
-            "restrict_vocab": int(n if restrict_vocab is None else restrict_vocab)}
+            "skipped": len(questions) - len(quads), "restrict_vocab": restrict, "sections": sections}
 
 
 # ---------------------------------------------------------------------------------------------- WordSim-353
@@ -250,10 +250,10 @@ def evaluate_wordsim(embeddings: Any, vocab: Vocabulary, path: str | os.PathLike
 
     spearman = pearson = None
     if len(pairs) >= 2:
-        first, second = np.array(pairs).T
+        ids1, ids2 = np.array(pairs).T
         with np.errstate(all="ignore"), warnings.catch_warnings():
             warnings.simplefilter("ignore")  # constant input: NaN, reported as None
-            cosines = np.einsum("ij,ij->i", _unit_rows(matrix[first]), _unit_rows(matrix[second]))
+            cosines = np.einsum("ij,ij->i", _unit_rows(matrix[ids1]), _unit_rows(matrix[ids2]))
             spearman, pearson = (float(f(gold, cosines).statistic) for f in (stats.spearmanr, stats.pearsonr))
         spearman, pearson = (x if math.isfinite(x) else None for x in (spearman, pearson))
     return {"spearman": spearman, "pearson": pearson, "pairs": len(pairs), "skipped": skipped}
