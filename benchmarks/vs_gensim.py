@@ -15,8 +15,8 @@ settings, so that each one's peak RSS is its own; the parent collects the figure
 Corpus: the verified text8 from the cache when present, else ../shared/data/wiki_text8like.zip (text8's
 size and format); --quick uses ../shared/data/text8_head.zip (2.1M words) and finishes in minutes.
 Analogy accuracy: Google's set, restrict_vocab=30000, 3CosAdd; WordSim-353: Spearman. Both systems'
-vectors are scored by the same code (cs20lib.evaluation, which reproduces gensim's
-evaluate_word_analogies / evaluate_word_pairs exactly).
+vectors are scored by the same code (cs20lib.evaluation; tests/test_evaluation.py checks that it
+counts as gensim's evaluate_word_analogies / evaluate_word_pairs do).
 """
 
 from __future__ import annotations
