@@ -118,7 +118,7 @@ def planted():
     * case variants: "Paris" more frequent than "paris" (so it stands for PARIS), "GREECE" and "Japan"
       less frequent than their lowercase forms and planted as the exact 3CosAdd answer of questions in
       which their lowercase forms are a, b or c (gensim then passes over them);
-    * exact ties: fillers whose vectors copy answers' vectors;
+    * near ties: fillers whose vectors copy answers' vectors, plus a little noise;
     * a zero vector, and an UNK row that would win everything if it were a candidate;
     * WordSim pairs pulled together in proportion to their human score.
     """
@@ -147,9 +147,12 @@ def planted():
         (_, a, b, c, _) = next(q for q in questions if q[2] == variant.lower())
         unit = {w: emb[ids[w]] / np.linalg.norm(emb[ids[w]]) for w in (a, b, c)}
         emb[ids[variant]] = unit[b] - unit[a] + unit[c]
-    # exact ties with the expected answer, and with other words
+    # near ties (0.01 of noise) with the expected answer, and with other words. Not exact copies: gensim
+    # breaks an exact tie by numpy's argpartition order, which no rule reproduces; our rule for exact
+    # ties (the most frequent word wins) is tested by hand in test_exact_ties_go_to_the_more_frequent_word
     for i, (_, a, b, c, d) in enumerate(questions[::400]):
-        emb[ids[f"filler{i}"]] = emb[ids[d] if i % 2 else min(ids[b] + 1, len(vocab) - 1)]
+        copied = emb[ids[d] if i % 2 else min(ids[b] + 1, len(vocab) - 1)]
+        emb[ids[f"filler{i}"]] = copied + 1e-2 * rng.standard_normal(dim)
     emb[ids["filler1999"]] = 0.0
     emb[0] = 100.0 * emb[ids[questions[0][4]]]  # UNK: never a candidate
     return vocab, emb
@@ -340,6 +343,25 @@ def test_analogies_by_hand(tmp_path):
     assert evaluate_analogies(emb, vocab, path, restrict_vocab=4)["considered"] == 1
     for restrict in (3, 4, 5, 6, 30_000):
         assert_same_analogies(emb, vocab, restrict, path=path, questions=4)
+
+
+def test_exact_ties_go_to_the_more_frequent_word(tmp_path):
+    vocab, emb = royals()
+    # "apple" becomes an exact copy of queen: king - man + woman ties between them
+    tied = emb.copy()
+    tied[vocab.index["apple"]] = tied[vocab.index["queen"]]
+    path = tmp_path / "tie.txt"
+    path.write_text(": queen\nman king woman queen\n: apple\nman king woman apple\n", encoding="utf-8")
+
+    def winner(words, counts):
+        order = Vocabulary(words, counts)
+        rows = tied[[vocab.index[word] for word in order.words]]
+        sections = evaluate_analogies(rows, order, path)["sections"]
+        (name,) = [name for name, entry in sections.items() if entry["correct"]]
+        return name
+
+    assert winner(vocab.words, list(vocab.counts)) == "queen"  # queen (30) is more frequent than apple (10)
+    assert winner([UNK, "man", "woman", "king", "apple", "prince", "queen"], [0, 60, 50, 40, 30, 20, 10]) == "apple"
 
 
 @pytest.mark.parametrize("restrict_vocab", [500, 700, 30_000, None])
