@@ -36,7 +36,7 @@ $(STAMP): pyproject.toml constraints.txt
 	@[ -x $(BIN)/python ] || $(PYTHON) -m venv $(VENV)
 	@$(BIN)/python -c '$(SUPPORTED_CHECK)' || { echo "$(VENV) holds $$($(BIN)/python --version 2>&1); cs20-word2vec needs" \
 	  "$(SUPPORTED): run make clean, then make again"; exit 1; }
-	$(BIN)/python -m pip install --disable-pip-version-check -q -c constraints.txt -e '.[dev]'
+	$(BIN)/python -m pip install --disable-pip-version-check -q -c constraints.txt setuptools wheel -e '.[dev]'
 	$(BIN)/python -m ipykernel install --sys-prefix --name cs20-word2vec --display-name "Python $$($(BIN)/python -c 'import sys; print("%d.%d" % sys.version_info[:2])') (cs20-word2vec)" > /dev/null
 	$(BIN)/python tools/kernelspec.py $(VENV)
 	@touch $(STAMP)
