@@ -35,7 +35,7 @@ def pyproject_pins() -> dict[str, str]:
 
 
 def makefile_variable(name: str) -> str:
-    match = re.search(rf"^{name} := (.+)$", (REPO / "Makefile").read_text(), re.M)
+    match = re.search(rf"^{name} := (.+)$", (REPO / "Makefile").read_text(), re.MULTILINE)
     assert match, f"the Makefile sets {name}"
     return match[1].strip()
 
