@@ -1,12 +1,12 @@
 # The two commands of the README:  `make demo`  (the main job)  and  `make test`  (every test).
 # Each creates or refreshes the virtual environment .venv first, from pyproject.toml + constraints.txt.
 SHELL := /bin/bash
-# Python 3.11, 3.12 or 3.13: the versions TensorFlow 2.21 has wheels for from 3.11 up; 3.11 from 3.11.5, which the
-# pinned soupsieve requires. The bounds of pyproject's requires-python and environment.yml's python (a test checks).
+# Python 3.11, 3.12 or 3.13: the versions TensorFlow 2.21 has wheels for from 3.11 up (any 3.11, Debian 12's
+# 3.11.2 included: soupsieve is pinned to 2.10, the newest that does not need 3.11.5). The bounds of pyproject's requires-python and environment.yml's python (a test checks).
 # constraints.txt pins one set that installs on each (tests/test_python_support.py resolves it for every one).
-PYTHON_MIN := 3.11.5
+PYTHON_MIN := 3.11
 PYTHON_BELOW := 3.14
-SUPPORTED := Python 3.11 (3.11.5 or later), 3.12 or 3.13
+SUPPORTED := Python 3.11, 3.12 or 3.13
 SUPPORTED_CHECK := import sys; v = lambda s: tuple(map(int, s.split("."))); sys.exit(not v("$(PYTHON_MIN)") <= sys.version_info[:3] < v("$(PYTHON_BELOW)"))
 # The first of these that runs and is supported (a pyenv shim of a version not selected does not run).
 ifndef PYTHON
