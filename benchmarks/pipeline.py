@@ -71,7 +71,11 @@ def count_tf(dataset) -> int:
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--corpus", default=os.environ.get("CS20_TEXT8") or str(DEFAULT_CORPUS), help="text8-format file (default: $CS20_TEXT8, else ../shared/data/text8_head.zip)")
+    parser.add_argument(
+        "--corpus",
+        default=os.environ.get("CS20_TEXT8") or str(DEFAULT_CORPUS),
+        help="text8-format file (default: $CS20_TEXT8, else ../shared/data/text8_head.zip)",
+    )
     parser.add_argument("--max-words", type=int, default=None, help="first N words only")
     parser.add_argument("--skip-window", type=int, default=1)
     parser.add_argument("--batch-size", type=int, default=128)
@@ -99,7 +103,8 @@ def main(argv=None) -> int:
             "lecture, tf.data",
             lambda: count_tf(
                 tf.data.Dataset.from_generator(
-                    lambda: ((c, t.astype(np.int32)) for c, t in lecture_batch_gen(lecture_ids, size, window)), output_signature=signature
+                    lambda: ((c, t.astype(np.int32)) for c, t in lecture_batch_gen(lecture_ids, size, window)),
+                    output_signature=signature,
                 )
             ),
         ),
@@ -125,12 +130,17 @@ def main(argv=None) -> int:
     start = time.perf_counter()
     tf.data.Dataset.range(elements).reduce(np.int64(0), lambda a, b: a + b)
     floor = (time.perf_counter() - start) / elements
-    print(f"\ntf.data cost per element here: {floor * 1e6:.1f} us (Dataset.range), so at most {size / floor:,.0f} pairs/s for any per-batch tf.data pipeline at batch {size}")
+    print(
+        f"\ntf.data cost per element here: {floor * 1e6:.1f} us (Dataset.range), so at most {size / floor:,.0f} pairs/s for any per-batch tf.data pipeline at batch {size}"  # noqa: E501
+    )
 
     ours = rates["cs20lib, NumPy"]
     ratio = ours / baseline["NumPy"]
     ok = ours >= 5_000_000 and ratio >= 20
-    print(f"target (cs20lib NumPy >= 5,000,000 pairs/s and >= 20x lecture): {ours:,.0f} pairs/s, {ratio:.1f}x -> {'met' if ok else 'NOT met'}")
+    print(
+        f"target (cs20lib NumPy >= 5,000,000 pairs/s and >= 20x lecture): {ours:,.0f} "
+        f"pairs/s, {ratio:.1f}x -> {'met' if ok else 'NOT met'}"
+    )
     return 0
 
 

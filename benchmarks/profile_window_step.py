@@ -56,7 +56,7 @@ def main() -> None:
     ids = vocab.encode(words)
     counts = np.zeros(args.vocab_rows, dtype=np.int64)
     counts[: len(vocab)] = vocab.counts[: args.vocab_rows]
-    counts[len(vocab):] = 5
+    counts[len(vocab) :] = 5
     stream = SkipGramStream(ids, BATCH, WINDOW, seed=1, sample=1e-3, counts=vocab.counts, drop_unk=True)
     chunks, input_seconds, made = chunks_of(stream, args.steps)
     pairs = sum(int((contexts.numpy() >= 0).sum()) for _, contexts in chunks)
@@ -99,21 +99,32 @@ def main() -> None:
     def part_scatters(centers, contexts):
         ids = tf.concat([centers[:, None], negatives()], axis=1)
         width = tf.shape(contexts)[1]
-        model.embed_matrix.scatter_sub(tf.IndexedSlices(tf.fill([BATCH * width, DIMS], 1e-9), tf.reshape(tf.maximum(contexts, 0), [-1])))
-        model.output_weight.scatter_sub(tf.IndexedSlices(tf.fill([BATCH * (1 + NEGATIVES), DIMS], 1e-9), tf.reshape(ids, [-1])))
+        model.embed_matrix.scatter_sub(
+            tf.IndexedSlices(tf.fill([BATCH * width, DIMS], 1e-9), tf.reshape(tf.maximum(contexts, 0), [-1]))
+        )
+        model.output_weight.scatter_sub(
+            tf.IndexedSlices(tf.fill([BATCH * (1 + NEGATIVES), DIMS], 1e-9), tf.reshape(ids, [-1]))
+        )
         return tf.constant(0.0)
 
     def whole_step(centers, contexts):
         return negative_sampling_update(model, centers, contexts, negatives(), lr, BATCH)
 
     rows = [("input pipeline (NumPy, window_chunks)", input_seconds)]
-    for name, part in [("loop and step counter only", part_empty), ("negatives (alias table, stateless RNG)", part_negatives), ("gathers", part_gathers),
-                       ("gathers + matmuls, no scatter", part_no_scatter), ("scatter updates only", part_scatters),
-                       ("whole window step", whole_step)]:
+    for name, part in [
+        ("loop and step counter only", part_empty),
+        ("negatives (alias table, stateless RNG)", part_negatives),
+        ("gathers", part_gathers),
+        ("gathers + matmuls, no scatter", part_no_scatter),
+        ("scatter updates only", part_scatters),
+        ("whole window step", whole_step),
+    ]:
         for jit in (False, True):
             step = tf.function(part, jit_compile=jit)
 
-            @tf.function(input_signature=[tf.TensorSpec([None, BATCH], tf.int32), tf.TensorSpec([None, BATCH, None], tf.int32)])
+            @tf.function(
+                input_signature=[tf.TensorSpec([None, BATCH], tf.int32), tf.TensorSpec([None, BATCH, None], tf.int32)]
+            )
             def loop(centers, contexts, step=step):
                 total = tf.constant(0.0)
                 for i in tf.range(tf.shape(centers)[0]):
@@ -126,7 +137,10 @@ def main() -> None:
             for centers, contexts in chunks:
                 loop(centers, contexts).numpy()
             rows.append((f"{name}{' (XLA)' if jit else ''}", time.perf_counter() - started))
-    print(f"{made} steps of {BATCH} centers, {pairs:,} pairs, vocabulary {args.vocab_rows:,} x {DIMS}, {args.threads} threads, TF {tf.__version__}")
+    print(
+        f"{made} steps of {BATCH} centers, {pairs:,} pairs, vocabulary {args.vocab_rows:,} "
+        f"x {DIMS}, {args.threads} threads, TF {tf.__version__}"
+    )
     print(f"{'part':44s} {'ms/step':>8s} {'pairs/s':>12s}")
     for name, seconds in rows:
         print(f"{name:44s} {1000 * seconds / made:8.3f} {pairs / seconds:12,.0f}")

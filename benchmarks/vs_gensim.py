@@ -39,8 +39,30 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 SENTENCE = 10_000  # gensim's Text8Corpus cuts text8 into "sentences" of 10,000 words; so do both here
 
 SETTINGS = {
-    "default": dict(embed_size=128, skip_window=5, negatives=5, min_count=5, vocab_size=None, sample=1e-3, epochs=5, alpha=0.025, threads=2),
-    "lecture": dict(embed_size=128, skip_window=1, negatives=64, min_count=1, vocab_size=50_000, sample=0.0, epochs=None, steps=100_000, batch_size=128, learning_rate=1.0, threads=2),
+    "default": dict(
+        embed_size=128,
+        skip_window=5,
+        negatives=5,
+        min_count=5,
+        vocab_size=None,
+        sample=1e-3,
+        epochs=5,
+        alpha=0.025,
+        threads=2,
+    ),
+    "lecture": dict(
+        embed_size=128,
+        skip_window=1,
+        negatives=64,
+        min_count=1,
+        vocab_size=50_000,
+        sample=0.0,
+        epochs=None,
+        steps=100_000,
+        batch_size=128,
+        learning_rate=1.0,
+        threads=2,
+    ),
 }
 SYSTEMS = {"default": ["cs20lib-tf2", "gensim"], "lecture": ["cs20lib-tf1", "cs20lib-tf2", "gensim"]}
 
@@ -74,7 +96,11 @@ def evaluate_vectors(vectors, vocab) -> dict:
 
     analogies = evaluate_analogies(vectors, vocab, eval_data_path("questions-words.txt"), restrict_vocab=30_000)
     wordsim = evaluate_wordsim(vectors, vocab, eval_data_path("wordsim353.tsv"))
-    return {"analogy": analogies["accuracy"], "analogy_considered": analogies["considered"], "wordsim": wordsim["spearman"]}
+    return {
+        "analogy": analogies["accuracy"],
+        "analogy_considered": analogies["considered"],
+        "wordsim": wordsim["spearman"],
+    }
 
 
 def work_gensim(corpus: Path, config: str, seed: int) -> dict:
@@ -90,8 +116,18 @@ def work_gensim(corpus: Path, config: str, seed: int) -> dict:
     sentences = [words[i : i + SENTENCE] for i in range(0, len(words), SENTENCE)]
     read_seconds = time.perf_counter() - start
     model = Word2Vec(
-        vector_size=s["embed_size"], window=s["skip_window"], negative=s["negatives"], min_count=s["min_count"],
-        max_final_vocab=s["vocab_size"], sample=s["sample"], sg=1, hs=0, workers=s["threads"], seed=seed, alpha=0.025, min_alpha=0.0001,
+        vector_size=s["embed_size"],
+        window=s["skip_window"],
+        negative=s["negatives"],
+        min_count=s["min_count"],
+        max_final_vocab=s["vocab_size"],
+        sample=s["sample"],
+        sg=1,
+        hs=0,
+        workers=s["threads"],
+        seed=seed,
+        alpha=0.025,
+        min_alpha=0.0001,
     )
     start = time.perf_counter()
     model.build_vocab(sentences)
@@ -106,13 +142,22 @@ def work_gensim(corpus: Path, config: str, seed: int) -> dict:
     vocab = Vocabulary(["UNK"] + keys, [0] + counts)
     vectors = np.vstack([np.zeros((1, model.wv.vector_size), np.float32), model.wv.vectors])
     return {
-        "system": "gensim", "words": len(words), "vocab": len(keys), "read_s": read_seconds, "vocab_s": vocab_seconds,
-        "train_s": train_seconds, "effective_words": int(effective), "effective_words_per_s": effective / train_seconds,
-        "peak_rss_mb": peak_rss_mb(), **evaluate_vectors(vectors, vocab),
+        "system": "gensim",
+        "words": len(words),
+        "vocab": len(keys),
+        "read_s": read_seconds,
+        "vocab_s": vocab_seconds,
+        "train_s": train_seconds,
+        "effective_words": int(effective),
+        "effective_words_per_s": effective / train_seconds,
+        "peak_rss_mb": peak_rss_mb(),
+        **evaluate_vectors(vectors, vocab),
     }
 
 
-def work_cs20lib(corpus: Path, config: str, seed: int, model_name: str, run_root: Path, batch_size: int, batching: str) -> dict:
+def work_cs20lib(
+    corpus: Path, config: str, seed: int, model_name: str, run_root: Path, batch_size: int, batching: str
+) -> dict:
     import shutil
 
     from cs20lib.config import Word2VecConfig
@@ -124,9 +169,20 @@ def work_cs20lib(corpus: Path, config: str, seed: int, model_name: str, run_root
     start = time.perf_counter()
     if config == "default":
         base = Word2VecConfig(
-            vocab_size=None, min_count=s["min_count"], embed_size=s["embed_size"], skip_window=s["skip_window"],
-            negative=s["negatives"], loss="negative", sample=s["sample"], keep_unk=False, lr_decay="linear",
-            init="word2vec", batch_size=batch_size, learning_rate=s["alpha"] * batch_size, seed=seed, batching=batching,
+            vocab_size=None,
+            min_count=s["min_count"],
+            embed_size=s["embed_size"],
+            skip_window=s["skip_window"],
+            negative=s["negatives"],
+            loss="negative",
+            sample=s["sample"],
+            keep_unk=False,
+            lr_decay="linear",
+            init="word2vec",
+            batch_size=batch_size,
+            learning_rate=s["alpha"] * batch_size,
+            seed=seed,
+            batching=batching,
         )
     else:
         base = Word2VecConfig(seed=seed)
@@ -145,10 +201,18 @@ def work_cs20lib(corpus: Path, config: str, seed: int, model_name: str, run_root
     if config == "lecture":  # 100,000 steps of 128 pairs: the words they cover
         effective_words = round(cfg.num_train_steps * cfg.batch_size / (stream.pairs_per_epoch() / len(data.ids)))
     return {
-        "system": model_name, "words": len(data.ids), "vocab": len(data.vocab) - 1, "read_s": prepare_seconds, "vocab_s": 0.0,
-        "train_s": train_seconds, "steps": cfg.num_train_steps, "batch_size": cfg.batch_size,
-        "effective_words": effective_words, "effective_words_per_s": effective_words / train_seconds,
-        "peak_rss_mb": peak_rss_mb(), **evaluate_vectors(load_embeddings(run_dir), data.vocab),
+        "system": model_name,
+        "words": len(data.ids),
+        "vocab": len(data.vocab) - 1,
+        "read_s": prepare_seconds,
+        "vocab_s": 0.0,
+        "train_s": train_seconds,
+        "steps": cfg.num_train_steps,
+        "batch_size": cfg.batch_size,
+        "effective_words": effective_words,
+        "effective_words_per_s": effective_words / train_seconds,
+        "peak_rss_mb": peak_rss_mb(),
+        **evaluate_vectors(load_embeddings(run_dir), data.vocab),
     }
 
 
@@ -164,13 +228,31 @@ WORD2VEC_BATCHING = "windows"
 
 
 def run_worker(system: str, corpus: Path, config: str, seed: int, out: Path, extra: list[str]) -> dict:
-    command = [sys.executable, __file__, "--worker", system, "--corpus", str(corpus), "--config", config, "--seed", str(seed), "--out", str(out), *extra]
+    command = [
+        sys.executable,
+        __file__,
+        "--worker",
+        system,
+        "--corpus",
+        str(corpus),
+        "--config",
+        config,
+        "--seed",
+        str(seed),
+        "--out",
+        str(out),
+        *extra,
+    ]
     print(f"[{time.strftime('%H:%M:%S')}] {system}: training ...", flush=True)
     result = subprocess.run(command, capture_output=True, text=True)
     if result.returncode != 0:
         raise SystemExit(f"{system} failed:\n{result.stdout}\n{result.stderr}")
     figures = json.loads(result.stdout.strip().splitlines()[-1])
-    print(f"[{time.strftime('%H:%M:%S')}] {system}: {figures['train_s']:.0f} s, analogy {figures['analogy']:.1%}, WordSim {figures['wordsim']:.3f}", flush=True)
+    print(
+        f"[{time.strftime('%H:%M:%S')}] {system}: {figures['train_s']:.0f} s, "
+        f"analogy {figures['analogy']:.1%}, WordSim {figures['wordsim']:.3f}",
+        flush=True,
+    )
     return figures
 
 
@@ -188,14 +270,22 @@ def report(results: list[dict], config: str, corpus: Path) -> str:
     width = 16
     lines = [f"config={config}, corpus={corpus.name}, {results[0]['words']:,} words", ""]
     ratio_names = [n for n in names if n != "gensim"] if reference is not None else []
-    lines.append(f"{'':<24}" + "".join(f"{n:>{width}}" for n in names) + "".join(f"{n + '/gensim':>{width + 6}}" for n in ratio_names))
+    lines.append(
+        f"{'':<24}"
+        + "".join(f"{n:>{width}}" for n in names)
+        + "".join(f"{n + '/gensim':>{width + 6}}" for n in ratio_names)
+    )
     for label, key, fmt in rows:
         values = [r["read_s"] + r["vocab_s"] if key is None else r[key] for r in results]
         ratios = []
         if reference is not None:
             ref = reference["read_s"] + reference["vocab_s"] if key is None else reference[key]
             ratios = [v / ref if ref else float("nan") for v, r in zip(values, results) if r["system"] != "gensim"]
-        lines.append(f"{label:<24}" + "".join(f"{fmt.format(v):>{width}}" for v in values) + "".join(f"{x:>{width + 6}.2f}" for x in ratios))
+        lines.append(
+            f"{label:<24}"
+            + "".join(f"{fmt.format(v):>{width}}" for v in values)
+            + "".join(f"{x:>{width + 6}.2f}" for x in ratios)
+        )
     return "\n".join(lines)
 
 
@@ -205,7 +295,12 @@ def plot(results: list[dict], path: Path, title: str) -> None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    panels = [("train_s", "training wall s"), ("peak_rss_mb", "peak RSS MB"), ("analogy", "analogy accuracy"), ("wordsim", "WordSim-353 Spearman")]
+    panels = [
+        ("train_s", "training wall s"),
+        ("peak_rss_mb", "peak RSS MB"),
+        ("analogy", "analogy accuracy"),
+        ("wordsim", "WordSim-353 Spearman"),
+    ]
     fig, axes = plt.subplots(1, len(panels), figsize=(4 * len(panels), 3.2))
     for ax, (key, label) in zip(axes, panels):
         ax.bar([r["system"] for r in results], [r[key] for r in results], color=["C0", "C1", "C2"][: len(results)])
@@ -219,13 +314,27 @@ def plot(results: list[dict], path: Path, title: str) -> None:
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--config", choices=sorted(SETTINGS), default="default")
-    parser.add_argument("--quick", action="store_true", help="text8_head.zip (2.1M words) instead of a text8-size corpus")
+    parser.add_argument(
+        "--quick", action="store_true", help="text8_head.zip (2.1M words) instead of a text8-size corpus"
+    )
     parser.add_argument("--corpus", default=None, help="a text8-format corpus (default: see above)")
     parser.add_argument("--systems", default=None, help="comma-separated subset of the config's systems")
     parser.add_argument("--seed", type=int, default=1)
-    parser.add_argument("--out", default=str(REPO / "runs" / "benchmarks"), help="where JSON, plot and run directories go")
-    parser.add_argument("--batch-size", type=int, default=WORD2VEC_BATCH, help="cs20lib's batch under word2vec's settings (default: %(default)s)")
-    parser.add_argument("--batching", choices=["pairs", "windows"], default=WORD2VEC_BATCHING, help="cs20lib's batching under word2vec's settings (default: %(default)s)")
+    parser.add_argument(
+        "--out", default=str(REPO / "runs" / "benchmarks"), help="where JSON, plot and run directories go"
+    )
+    parser.add_argument(
+        "--batch-size",
+        type=int,
+        default=WORD2VEC_BATCH,
+        help="cs20lib's batch under word2vec's settings (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--batching",
+        choices=["pairs", "windows"],
+        default=WORD2VEC_BATCHING,
+        help="cs20lib's batching under word2vec's settings (default: %(default)s)",
+    )
     parser.add_argument("--worker", default=None, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     corpus = Path(args.corpus) if args.corpus else default_corpus(args.quick)
@@ -241,13 +350,21 @@ def main(argv=None) -> int:
         return 0
 
     systems = args.systems.split(",") if args.systems else SYSTEMS[args.config]
-    print(f"corpus {corpus}; config {args.config}: {json.dumps(SETTINGS[args.config])}; cs20lib batch {args.batch_size} {args.batching}")
+    print(
+        f"corpus {corpus}; config {args.config}: {json.dumps(SETTINGS[args.config])}; "
+        f"cs20lib batch {args.batch_size} {args.batching}"
+    )
     extra = ["--batch-size", str(args.batch_size), "--batching", args.batching]
     results = [run_worker(system, corpus, args.config, args.seed, out, extra) for system in systems]
     text = report(results, args.config, corpus)
     print("\n" + text)
     stem = f"vs_gensim-{args.config}-{corpus.name.split('.')[0]}"
-    (out / f"{stem}.json").write_text(json.dumps({"config": args.config, "corpus": str(corpus), "settings": SETTINGS[args.config], "results": results}, indent=2))
+    (out / f"{stem}.json").write_text(
+        json.dumps(
+            {"config": args.config, "corpus": str(corpus), "settings": SETTINGS[args.config], "results": results},
+            indent=2,
+        )
+    )
     if any(r["system"] == "gensim" for r in results):
         plot(results, out / f"{stem}.png", f"{args.config} settings on {corpus.name}")
     print(f"\nwritten: {out / (stem + '.json')}, {out / (stem + '.png')}")

@@ -1,11 +1,11 @@
 """cs20-word2vec from the command line: ``python -m cs20lib COMMAND`` (``COMMAND --help`` for its flags).
 
-  train       train word2vec and write checkpoints, TensorBoard logs, projector files, t-SNE, metrics
-  evaluate    analogy accuracy and WordSim-353 of a trained run (prints, writes metrics.json)
-  project     (re)write a run's TensorBoard projector files
-  tsne        (re)draw a run's t-SNE plot
-  neighbours  nearest neighbours of words in a trained run
-  stats       corpus, vocabulary and input-pipeline figures, without training
+train       train word2vec and write checkpoints, TensorBoard logs, projector files, t-SNE, metrics
+evaluate    analogy accuracy and WordSim-353 of a trained run (prints, writes metrics.json)
+project     (re)write a run's TensorBoard projector files
+tsne        (re)draw a run's t-SNE plot
+neighbours  nearest neighbours of words in a trained run
+stats       corpus, vocabulary and input-pipeline figures, without training
 """
 
 from __future__ import annotations
@@ -42,28 +42,40 @@ TRAINING_FLAGS = [
     ("--learning-rate", "learning_rate", float, "SGD learning rate of the batch-mean loss"),
     ("--loss", "loss", str, "nce (the lecture's) or negative (word2vec's negative sampling)"),
     ("--sample", "sample", float, "subsampling threshold for frequent words; 0 = off"),
-    ("--batching", "batching", str, "pairs: --batch-size pairs per step (the lecture); windows: --batch-size centers "
-     "with their whole windows, negatives shared per window (word2vec's order; needs --loss negative)"),
+    (
+        "--batching",
+        "batching",
+        str,
+        "pairs: --batch-size pairs per step (the lecture); windows: --batch-size centers "
+        "with their whole windows, negatives shared per window (word2vec's order; needs --loss negative)",
+    ),
     ("--lr-decay", "lr_decay", str, "learning-rate schedule: none or linear"),
     ("--init", "init", str, "initial embeddings: uniform or word2vec"),
     ("--skip-step", "skip_step", int, "report the average loss and checkpoint every N steps"),
     ("--seed", "seed", int, "seed of every random choice"),
     ("--max-words", "max_words", int, "use only the first N words of the corpus"),
 ]
-CHOICES = {"loss": ["nce", "negative"], "batching": ["pairs", "windows"], "lr_decay": ["none", "linear"],
-           "init": ["uniform", "word2vec"]}
+CHOICES = {
+    "loss": ["nce", "negative"],
+    "batching": ["pairs", "windows"],
+    "lr_decay": ["none", "linear"],
+    "init": ["uniform", "word2vec"],
+}
 
 
 def _preset_help() -> str:
     lines = [f"{name}: {preset.description}" for name, preset in PRESETS.items()]
-    return (f"named recipe the other flags start from (default: {DEFAULT_PRESET}; with --model tf1: lecture). "
-            + "; ".join(lines))
+    return (
+        f"named recipe the other flags start from (default: {DEFAULT_PRESET}; with --model tf1: lecture). "
+        + "; ".join(lines)
+    )
 
 
 def _corpus_flags(parser: argparse.ArgumentParser) -> None:
     group = parser.add_argument_group("corpus")
     group.add_argument(
-        "--corpus", default=None,
+        "--corpus",
+        default=None,
         help="'toy' for the built-in toy corpus, or a path to a text8-format file (plain or zipped). Default: "
         "$CS20_TEXT8 if set, else text8 downloaded into the cache and verified; offline, the toy corpus",
     )
@@ -72,38 +84,69 @@ def _corpus_flags(parser: argparse.ArgumentParser) -> None:
 def _training_flags(parser: argparse.ArgumentParser) -> None:
     group = parser.add_argument_group("model and training (defaults: the preset's)")
     group.add_argument("--preset", choices=sorted(PRESETS), default=None, help=_preset_help())
-    group.add_argument("--model", choices=["tf2", "tf1"], default="tf2",
-                       help="tf2: the tf.Module trainer; tf1: the lecture's graph-mode SkipGramModel (default: tf2)")
-    group.add_argument("--steps", type=int, default=None, help="train until this global step (resumes a run that has fewer)")
+    group.add_argument(
+        "--model",
+        choices=["tf2", "tf1"],
+        default="tf2",
+        help="tf2: the tf.Module trainer; tf1: the lecture's graph-mode SkipGramModel (default: tf2)",
+    )
+    group.add_argument(
+        "--steps", type=int, default=None, help="train until this global step (resumes a run that has fewer)"
+    )
     group.add_argument("--epochs", type=float, default=None, help="train this many passes over the corpus instead")
     for flag, name, kind, text in TRAINING_FLAGS:
         group.add_argument(flag, dest=name, type=kind, default=None, choices=CHOICES.get(name), help=text)
-    group.add_argument("--drop-unk", dest="keep_unk", action="store_false", default=None,
-                       help="drop UNK tokens before making pairs (word2vec) instead of training on them (the lecture)")
+    group.add_argument(
+        "--drop-unk",
+        dest="keep_unk",
+        action="store_false",
+        default=None,
+        help="drop UNK tokens before making pairs (word2vec) instead of training on them (the lecture)",
+    )
     group.add_argument("--keep-unk", dest="keep_unk", action="store_true", help="train on UNK tokens like any word")
 
 
 def _evaluation_flags(group) -> None:
-    group.add_argument("--analogies", default=None,
-                       help="analogy questions file (default: Google's questions-words.txt; toy corpus: its own)")
-    group.add_argument("--wordsim", default=None, help="word-pair similarity file (default: WordSim-353; toy corpus: none)")
-    group.add_argument("--restrict-vocab", type=int, default=RESTRICT_VOCAB,
-                       help="analogies use only the N most frequent words, as gensim (default: %(default)s)")
+    group.add_argument(
+        "--analogies",
+        default=None,
+        help="analogy questions file (default: Google's questions-words.txt; toy corpus: its own)",
+    )
+    group.add_argument(
+        "--wordsim", default=None, help="word-pair similarity file (default: WordSim-353; toy corpus: none)"
+    )
+    group.add_argument(
+        "--restrict-vocab",
+        type=int,
+        default=RESTRICT_VOCAB,
+        help="analogies use only the N most frequent words, as gensim (default: %(default)s)",
+    )
 
 
 def _output_flags(parser: argparse.ArgumentParser) -> None:
     group = parser.add_argument_group("outputs")
-    group.add_argument("--num-visualize", type=int, default=NUM_VISUALIZE,
-                       help="words exported to the projector (default: %(default)s, the lecture's)")
-    group.add_argument("--tsne-words", type=int, default=TSNE_WORDS,
-                       help="most frequent words in the t-SNE plot; 0 = no plot (default: %(default)s)")
+    group.add_argument(
+        "--num-visualize",
+        type=int,
+        default=NUM_VISUALIZE,
+        help="words exported to the projector (default: %(default)s, the lecture's)",
+    )
+    group.add_argument(
+        "--tsne-words",
+        type=int,
+        default=TSNE_WORDS,
+        help="most frequent words in the t-SNE plot; 0 = no plot (default: %(default)s)",
+    )
     _evaluation_flags(group)
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m cs20lib", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--verbose", action="store_true",
-                        help="show TensorFlow's C++ log lines (or set TF_CPP_MIN_LOG_LEVEL yourself)")
+    parser = argparse.ArgumentParser(
+        prog="python -m cs20lib", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument(
+        "--verbose", action="store_true", help="show TensorFlow's C++ log lines (or set TF_CPP_MIN_LOG_LEVEL yourself)"
+    )
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     train = commands.add_parser("train", help=cmd_train.__doc__, description=cmd_train.__doc__)
@@ -111,11 +154,17 @@ def build_parser() -> argparse.ArgumentParser:
     _training_flags(train)
     _output_flags(train)
     where = train.add_argument_group("where")
-    where.add_argument("--run-dir", default=None,
-                       help="run directory (default: RUNS_ROOT/<model, corpus and settings>, so other settings or "
-                       "another corpus never share checkpoints)")
-    where.add_argument("--runs-root", default=os.environ.get("CS20_RUNS", "runs"),
-                       help="where run directories go (default: $CS20_RUNS or ./runs)")
+    where.add_argument(
+        "--run-dir",
+        default=None,
+        help="run directory (default: RUNS_ROOT/<model, corpus and settings>, so other settings or "
+        "another corpus never share checkpoints)",
+    )
+    where.add_argument(
+        "--runs-root",
+        default=os.environ.get("CS20_RUNS", "runs"),
+        help="where run directories go (default: $CS20_RUNS or ./runs)",
+    )
     where.add_argument("--quiet", action="store_true", help="no progress bar or progress figures")
     train.set_defaults(run=cmd_train)
 
@@ -126,13 +175,19 @@ def build_parser() -> argparse.ArgumentParser:
 
     project = commands.add_parser("project", help=cmd_project.__doc__, description=cmd_project.__doc__)
     project.add_argument("run_dir", help="a run directory written by train")
-    project.add_argument("--num-visualize", type=int, default=NUM_VISUALIZE,
-                         help="how many of the most frequent words (default: %(default)s)")
+    project.add_argument(
+        "--num-visualize",
+        type=int,
+        default=NUM_VISUALIZE,
+        help="how many of the most frequent words (default: %(default)s)",
+    )
     project.set_defaults(run=cmd_project)
 
     tsne = commands.add_parser("tsne", help=cmd_tsne.__doc__, description=cmd_tsne.__doc__)
     tsne.add_argument("run_dir", help="a run directory written by train")
-    tsne.add_argument("--tsne-words", type=int, default=TSNE_WORDS, help="how many of the most frequent words (default: %(default)s)")
+    tsne.add_argument(
+        "--tsne-words", type=int, default=TSNE_WORDS, help="how many of the most frequent words (default: %(default)s)"
+    )
     tsne.add_argument("--output", default=None, help="PNG path (default: RUN_DIR/tsne.png)")
     tsne.set_defaults(run=cmd_tsne)
 
@@ -183,8 +238,9 @@ def _check_output_flags(args: argparse.Namespace) -> None:
     for name in ("analogies", "wordsim"):
         path = getattr(args, name, None)
         if path is not None and not Path(path).is_file():
-            raise FileNotFoundError(f"--{name} {path}: {'a folder' if Path(path).is_dir() else 'no such file'}; "
-                                    f"pass the path of a file.")
+            raise FileNotFoundError(
+                f"--{name} {path}: {'a folder' if Path(path).is_dir() else 'no such file'}; pass the path of a file."
+            )
 
 
 def _epochs(args: argparse.Namespace):
@@ -217,7 +273,9 @@ def cmd_train(args: argparse.Namespace) -> int:
     config = config_from(args)
     preset = preset_name(args)
     if args.model == "tf1" and config.loss != "nce":
-        raise ValueError("--model tf1 is the lecture's graph model, which trains with NCE: use it with --preset lecture")
+        raise ValueError(
+            "--model tf1 is the lecture's graph model, which trains with NCE: use it with --preset lecture"
+        )
     progress = False if args.quiet else None
     data, config = prepare_data(config, args.corpus, progress=progress is not False)
     per_epoch = steps_per_epoch(config, data)
@@ -227,29 +285,43 @@ def cmd_train(args: argparse.Namespace) -> int:
             raise ValueError(f"--epochs {epochs:g} is less than one step (one epoch is {per_epoch:,.1f} steps)")
         config = config.replace(num_train_steps=steps, skip_step=min(config.skip_step, steps))
     if args.tsne_words and len(data.vocab) - 1 < 4:
-        raise ValueError(f"the vocabulary has {len(data.vocab) - 1} words besides UNK; a t-SNE plot needs at least 4. "
-                         f"Use a larger --vocab-size, or --tsne-words 0 for no plot.")
+        raise ValueError(
+            f"the vocabulary has {len(data.vocab) - 1} words besides UNK; a t-SNE plot needs at least 4. "
+            f"Use a larger --vocab-size, or --tsne-words 0 for no plot."
+        )
     from .runs import check_run_config, run_dir_for
 
     run_dir = Path(args.run_dir) if args.run_dir else run_dir_for(config, args.model, args.runs_root)
     check_run_config(run_dir, config, args.model)  # refuse a run directory of other settings before starting
-    print(f"corpus: {data.corpus.name}, {len(data.corpus):,} words ({data.corpus.source}); vocabulary "
-          f"{len(data.vocab):,}; {data.seconds:.1f} s")
+    print(
+        f"corpus: {data.corpus.name}, {len(data.corpus):,} words ({data.corpus.source}); vocabulary "
+        f"{len(data.vocab):,}; {data.seconds:.1f} s"
+    )
     unit = "centers with their windows" if config.batching == "windows" else "pairs"
-    print(f"preset {preset}: training the {args.model} model for {config.num_train_steps:,} steps of "
-          f"{config.batch_size} {unit} ({config.num_train_steps / per_epoch:.2f} epochs; {config.loss} loss, "
-          f"window {config.skip_window}, learning rate {config.learning_rate:g})")
+    print(
+        f"preset {preset}: training the {args.model} model for {config.num_train_steps:,} steps of "
+        f"{config.batch_size} {unit} ({config.num_train_steps / per_epoch:.2f} epochs; {config.loss} loss, "
+        f"window {config.skip_window}, learning rate {config.learning_rate:g})"
+    )
     start = time.perf_counter()
     train(config, data, api=args.model, run_dir=run_dir, progress=progress)
     print(f"trained in {time.perf_counter() - start:.1f} s")
-    metrics = finish_run(run_dir, num_visualize=args.num_visualize, tsne_words=args.tsne_words,
-                         analogies=args.analogies, wordsim=args.wordsim, restrict_vocab=args.restrict_vocab)
+    metrics = finish_run(
+        run_dir,
+        num_visualize=args.num_visualize,
+        tsne_words=args.tsne_words,
+        analogies=args.analogies,
+        wordsim=args.wordsim,
+        restrict_vocab=args.restrict_vocab,
+    )
     print()
     print(describe_run(run_dir, metrics))
     print()
     other = "lecture" if preset != "lecture" else DEFAULT_PRESET
-    print(f"This was the {preset} preset ({PRESETS[preset].description.split(':')[0]}). "
-          f"For the {other} preset: python -m cs20lib train --preset {other}  (make demo ARGS=\"--preset {other}\")")
+    print(
+        f"This was the {preset} preset ({PRESETS[preset].description.split(':')[0]}). "
+        f'For the {other} preset: python -m cs20lib train --preset {other}  (make demo ARGS="--preset {other}")'
+    )
     return 0
 
 
@@ -292,16 +364,20 @@ def cmd_project(args: argparse.Namespace) -> int:
 
 def cmd_tsne(args: argparse.Namespace) -> int:
     """Draw the t-SNE plot of a run's most frequent words (tsne.png, or --output)."""
+    from . import checks
     from .experiment import load_run
     from .tsne import plot_tsne
-
-    from . import checks
 
     checks.integer("--tsne-words", args.tsne_words, 4)
     run_dir = _existing_run(args.run_dir)
     _, config, vocab, embeddings = load_run(run_dir)
-    path = plot_tsne(embeddings, vocab, args.output or run_dir / "tsne.png",
-                     n_words=min(args.tsne_words, len(vocab) - 1), seed=config.seed)
+    path = plot_tsne(
+        embeddings,
+        vocab,
+        args.output or run_dir / "tsne.png",
+        n_words=min(args.tsne_words, len(vocab) - 1),
+        seed=config.seed,
+    )
     print(f"t-SNE plot written to {path}")
     return 0
 
@@ -328,16 +404,20 @@ def cmd_stats(args: argparse.Namespace) -> int:
     data, config = prepare_data(config, args.corpus)
     unk_share = float((data.ids == 0).mean())
     print(f"corpus      {data.corpus.name}: {len(data.corpus):,} words from {data.corpus.source}")
-    print(f"vocabulary  {len(data.vocab):,} entries; most common: {', '.join(data.vocab.words[1:9])}; "
-          f"UNK is {unk_share:.1%} of tokens ({data.seconds:.1f} s with reading)")
+    print(
+        f"vocabulary  {len(data.vocab):,} entries; most common: {', '.join(data.vocab.words[1:9])}; "
+        f"UNK is {unk_share:.1%} of tokens ({data.seconds:.1f} s with reading)"
+    )
     per_epoch = steps_per_epoch(config, data)
     stream = SkipGramStream.from_config(config, data.ids, data.vocab.counts, epochs=1)
     make = stream.window_chunks if config.batching == "windows" else stream.chunks
     start = time.perf_counter()
     made = sum(int((targets >= 0).sum()) for _, targets in make())
     seconds = time.perf_counter() - start
-    print(f"pairs       {stream.pairs_per_epoch():,} (center, target) pairs per epoch with skip_window="
-          f"{config.skip_window}; {per_epoch:,.0f} steps of {config.batch_size} per epoch ({config.batching})")
+    print(
+        f"pairs       {stream.pairs_per_epoch():,} (center, target) pairs per epoch with skip_window="
+        f"{config.skip_window}; {per_epoch:,.0f} steps of {config.batch_size} per epoch ({config.batching})"
+    )
     print(f"pipeline    {made:,} pairs in {seconds:.2f} s = {made / seconds:,.0f} pairs/s")
     return 0
 
@@ -379,8 +459,11 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {exc if exc.errno is None else _os_error_message(exc)}", file=sys.stderr)
         return 2
     except tf.errors.OpError as exc:  # a file operation inside TensorFlow (event files, checkpoints)
-        print(f"error: {exc.message.strip().splitlines()[0]}; check that the folder exists, is writable and has "
-              f"free space", file=sys.stderr)
+        print(
+            f"error: {exc.message.strip().splitlines()[0]}; check that the folder exists, is writable and has "
+            f"free space",
+            file=sys.stderr,
+        )
         return 2
     except KeyboardInterrupt:
         print("\ninterrupted: the last checkpoint is intact; run the same command again to resume.", file=sys.stderr)

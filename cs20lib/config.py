@@ -70,7 +70,15 @@ class Word2VecConfig:
 
         if self.vocab_size is not None:
             check(checks.integer, "vocab_size", self.vocab_size, 2)
-        for name in ("batch_size", "embed_size", "num_sampled", "num_train_steps", "skip_step", "min_count", "negative"):
+        for name in (
+            "batch_size",
+            "embed_size",
+            "num_sampled",
+            "num_train_steps",
+            "skip_step",
+            "min_count",
+            "negative",
+        ):
             check(checks.integer, name, getattr(self, name), 1)
         check(checks.integer, "skip_window", self.skip_window, 1, 127)
         check(checks.integer, "seed", self.seed, 0, MAX_SEED)
@@ -169,10 +177,20 @@ PRESETS = {
         "word2vec's recipe (Mikolov et al. 2013b): negative sampling with 5 noise words, window 5, words seen "
         "5 times, subsampling 1e-4, learning rate 0.025 per pair decaying linearly, 3 epochs",
         {
-            "vocab_size": None, "min_count": 5, "keep_unk": False,
-            "loss": "negative", "negative": 5, "skip_window": 5, "sample": 1e-4,
-            "batching": "windows", "batch_size": 512, "learning_rate": 0.025 * 512, "lr_decay": "linear",
-            "embed_size": 128, "init": "word2vec", "skip_step": 1_000,
+            "vocab_size": None,
+            "min_count": 5,
+            "keep_unk": False,
+            "loss": "negative",
+            "negative": 5,
+            "skip_window": 5,
+            "sample": 1e-4,
+            "batching": "windows",
+            "batch_size": 512,
+            "learning_rate": 0.025 * 512,
+            "lr_decay": "linear",
+            "embed_size": 128,
+            "init": "word2vec",
+            "skip_step": 1_000,
         },
         epochs=3,
     ),

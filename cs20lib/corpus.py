@@ -143,13 +143,17 @@ def verify_zip(path: str | os.PathLike, spec: ZipSpec = TEXT8) -> None:
     path = Path(path)
     size = path.stat().st_size
     if size != spec.zip_bytes:
-        raise CorruptArchiveError(f"{path} is {size:,} bytes, expected {spec.zip_bytes:,} (truncated or not {spec.filename})")
+        raise CorruptArchiveError(
+            f"{path} is {size:,} bytes, expected {spec.zip_bytes:,} (truncated or not {spec.filename})"
+        )
     try:
         with zipfile.ZipFile(path) as archive:
             try:
                 info = archive.getinfo(spec.member)
             except KeyError:
-                raise CorruptArchiveError(f"{path} has no member {spec.member!r} (members: {archive.namelist()})") from None
+                raise CorruptArchiveError(
+                    f"{path} has no member {spec.member!r} (members: {archive.namelist()})"
+                ) from None
             if info.file_size != spec.member_bytes or info.CRC != spec.member_crc32:
                 raise CorruptArchiveError(
                     f"{path}: member {spec.member!r} is recorded as {info.file_size:,} bytes with CRC-32 "
@@ -177,7 +181,9 @@ def _hand_placement_hint(dest: Path, spec: ZipSpec) -> str:
     )
 
 
-def fetch(spec: ZipSpec = TEXT8, directory: str | os.PathLike | None = None, *, progress: bool = True, timeout: float = 60.0) -> Path:
+def fetch(
+    spec: ZipSpec = TEXT8, directory: str | os.PathLike | None = None, *, progress: bool = True, timeout: float = 60.0
+) -> Path:
     """Return the path of a verified copy of ``spec`` in ``directory`` (default :func:`cache_dir`).
 
     A cached copy is verified first; a corrupt one is removed (with a warning) and downloaded again.
@@ -198,12 +204,16 @@ def fetch(spec: ZipSpec = TEXT8, directory: str | os.PathLike | None = None, *, 
             return dest
         except CorruptArchiveError as exc:
             aside = _move_aside(dest)
-            notice(f"{exc}. It is not the canonical {spec.filename}, so it was moved to {aside} "
-                   f"(delete it if you do not need it) and {spec.filename} is downloaded again.")
+            notice(
+                f"{exc}. It is not the canonical {spec.filename}, so it was moved to {aside} "
+                f"(delete it if you do not need it) and {spec.filename} is downloaded again."
+            )
     try:
         directory.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
-        raise CorpusUnavailableError(f"cannot create the cache directory {directory} ({exc}); set CS20_CACHE_DIR to a writable directory.") from None
+        raise CorpusUnavailableError(
+            f"cannot create the cache directory {directory} ({exc}); set CS20_CACHE_DIR to a writable directory."
+        ) from None
 
     handle, tmp_name = tempfile.mkstemp(prefix=f".{spec.filename}.", suffix=".part", dir=directory)
     tmp = Path(tmp_name)
@@ -220,8 +230,12 @@ def fetch(spec: ZipSpec = TEXT8, directory: str | os.PathLike | None = None, *, 
         os.replace(tmp, dest)
         return dest
     except (urllib.error.URLError, http.client.HTTPException, OSError, TimeoutError) as exc:
-        reason = f"HTTP {exc.code} {exc.reason}" if isinstance(exc, urllib.error.HTTPError) else getattr(exc, "reason", exc)
-        raise CorpusUnavailableError(f"could not download {spec.url} ({reason}). {_hand_placement_hint(dest, spec)}") from None
+        reason = (
+            f"HTTP {exc.code} {exc.reason}" if isinstance(exc, urllib.error.HTTPError) else getattr(exc, "reason", exc)
+        )
+        raise CorpusUnavailableError(
+            f"could not download {spec.url} ({reason}). {_hand_placement_hint(dest, spec)}"
+        ) from None
     finally:
         if tmp.exists():
             tmp.unlink()
@@ -247,7 +261,9 @@ def _download(url: str, out, *, timeout: float, progress: bool, expected: int) -
         if progress:
             from tqdm.auto import tqdm
 
-            bar = tqdm(total=total, unit="B", unit_scale=True, unit_divisor=1024, desc=f"downloading {url.rsplit('/', 1)[-1]}")
+            bar = tqdm(
+                total=total, unit="B", unit_scale=True, unit_divisor=1024, desc=f"downloading {url.rsplit('/', 1)[-1]}"
+            )
         try:
             while piece := response.read(1 << 16):
                 out.write(piece)
@@ -270,7 +286,7 @@ def _check_alphabet(piece: bytes, offset: int, path: Path) -> None:
         match = re.search(rb"[^a-z \n]", piece)
         position = offset + match.start()
         raise CorpusFormatError(
-            f"{path}: byte {position:,} is {piece[match.start():match.start() + 1]!r}, outside text8's alphabet "
+            f"{path}: byte {position:,} is {piece[match.start() : match.start() + 1]!r}, outside text8's alphabet "
             f"(lowercase a-z separated by spaces). Normalise the text first, e.g. "
             f"cs20lib.corpus.normalize_text(text), which lowercases, spells out digits and turns every other "
             f"character into a space, as text8 itself was made."
@@ -282,13 +298,17 @@ def _open_text(path: Path):
     with open(path, "rb") as stream:
         looks_like_zip = stream.read(4) == b"PK\x03\x04"
     if looks_like_zip and not zipfile.is_zipfile(path):
-        raise CorruptArchiveError(f"{path} is a damaged zip archive (truncated or corrupt); replace it with a good copy.")
+        raise CorruptArchiveError(
+            f"{path} is a damaged zip archive (truncated or corrupt); replace it with a good copy."
+        )
     if zipfile.is_zipfile(path):
         archive = zipfile.ZipFile(path)
         names = [info.filename for info in archive.infolist() if not info.is_dir()]
         if len(names) != 1:
             archive.close()
-            raise CorpusFormatError(f"{path}: a text8-format zip holds exactly one file; this one holds {len(names)}: {names[:5]}")
+            raise CorpusFormatError(
+                f"{path}: a text8-format zip holds exactly one file; this one holds {len(names)}: {names[:5]}"
+            )
         member = archive.open(names[0])
         member._cs20_archive = archive  # kept open as long as the member is
         return member
@@ -398,6 +418,8 @@ def load_corpus(
         return Corpus(name, read_words(path, max_words), str(path))
     except CorpusError as exc:
         if from_environment:
-            raise type(exc)(f"{exc} (this path comes from the environment variable {ENV_TEXT8}; "
-                            f"point it at a text8-format file, or unset it)") from None
+            raise type(exc)(
+                f"{exc} (this path comes from the environment variable {ENV_TEXT8}; "
+                f"point it at a text8-format file, or unset it)"
+            ) from None
         raise

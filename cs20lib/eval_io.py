@@ -7,8 +7,9 @@ import bz2
 import gzip
 import json
 import os
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 
 import numpy as np
 
@@ -96,22 +97,31 @@ def _analogy_lines(result: Mapping[str, Any]) -> list[str]:
     ]
     sections = result.get("sections") or {}
     # Google's set: the "gram*" sections are the syntactic questions, the others semantic (Mikolov et al.)
-    groups = {"semantic": [s for name, s in sections.items() if not name.startswith("gram")],
-              "syntactic": [s for name, s in sections.items() if name.startswith("gram")]}
+    groups = {
+        "semantic": [s for name, s in sections.items() if not name.startswith("gram")],
+        "syntactic": [s for name, s in sections.items() if name.startswith("gram")],
+    }
     if all(groups.values()):
-        lines.append("  " + ", ".join(
-            f"{label} {_percent(sum(s['correct'] for s in group), sum(s['considered'] for s in group))}"
-            for label, group in groups.items()))
+        lines.append(
+            "  "
+            + ", ".join(
+                f"{label} {_percent(sum(s['correct'] for s in group), sum(s['considered'] for s in group))}"
+                for label, group in groups.items()
+            )
+        )
     elif 1 < len(sections) <= 6:  # a small set of its own (e.g. the toy corpus's): every section
-        lines.append("  " + ", ".join(f"{name} {_percent(s['correct'], s['considered'])}"
-                                      for name, s in sections.items()))
+        lines.append(
+            "  " + ", ".join(f"{name} {_percent(s['correct'], s['considered'])}" for name, s in sections.items())
+        )
     return lines
 
 
 def _wordsim_lines(result: Mapping[str, Any]) -> list[str]:
     spearman, pearson = ("n/a" if x is None else f"{x:.3f}" for x in (result["spearman"], result["pearson"]))
-    return [f"WordSim-353: Spearman {spearman}, Pearson {pearson} "
-            f"({result['pairs']:,} pairs; {result['skipped']:,} skipped, out of vocabulary)"]
+    return [
+        f"WordSim-353: Spearman {spearman}, Pearson {pearson} "
+        f"({result['pairs']:,} pairs; {result['skipped']:,} skipped, out of vocabulary)"
+    ]
 
 
 def format_metrics(metrics: Mapping[str, Any]) -> str:

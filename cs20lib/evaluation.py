@@ -19,17 +19,29 @@ import importlib.util
 import math
 import os
 import warnings
+from collections.abc import Iterable
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any
 
 import numpy as np
 
 from .eval_io import format_metrics, parse_analogies, parse_word_pairs, write_metrics
 from .vocab import UNK, UnknownWordError, Vocabulary
 
-__all__ = ["ANALOGIES_FILE", "EVAL_DIR_ENV", "WORDSIM_FILE", "eval_data_path", "evaluate", "evaluate_analogies",
-           "evaluate_wordsim", "format_metrics", "nearest_neighbours", "nearest_neighbours_many", "read_analogies",
-           "write_metrics"]
+__all__ = [
+    "ANALOGIES_FILE",
+    "EVAL_DIR_ENV",
+    "WORDSIM_FILE",
+    "eval_data_path",
+    "evaluate",
+    "evaluate_analogies",
+    "evaluate_wordsim",
+    "format_metrics",
+    "nearest_neighbours",
+    "nearest_neighbours_many",
+    "read_analogies",
+    "write_metrics",
+]
 
 ANALOGIES_FILE = "questions-words.txt"
 WORDSIM_FILE = "wordsim353.tsv"
@@ -87,8 +99,10 @@ def _as_matrix(embeddings: Any, vocab: Vocabulary) -> np.ndarray:
     if matrix.dtype.kind not in "fiu":
         raise ValueError(f"embeddings must hold real numbers, not {matrix.dtype}")
     if matrix.shape[0] != len(vocab):
-        raise ValueError(f"embeddings have {matrix.shape[0]:,} rows but the vocabulary has {len(vocab):,} entries "
-                         f"(with {UNK}); row i must be the vector of vocab.words[i]")
+        raise ValueError(
+            f"embeddings have {matrix.shape[0]:,} rows but the vocabulary has {len(vocab):,} entries "
+            f"(with {UNK}); row i must be the vector of vocab.words[i]"
+        )
     return matrix
 
 
@@ -119,13 +133,15 @@ def _unit_rows(matrix: np.ndarray, dtype=np.float64) -> np.ndarray:
 # ---------------------------------------------------------------------------------------------- neighbours
 def _query_id(vocab: Vocabulary, word: str) -> int:
     if word == UNK:
-        raise UnknownWordError(f"{UNK!r} (id 0) stands for every word outside the vocabulary; it is never a query. "
-                               "Ask about a real word.")
+        raise UnknownWordError(
+            f"{UNK!r} (id 0) stands for every word outside the vocabulary; it is never a query. Ask about a real word."
+        )
     return vocab.id(word)
 
 
-def nearest_neighbours_many(embeddings: Any, vocab: Vocabulary, words: Iterable[str],
-                            k: int = 8) -> dict[str, list[tuple[str, float]]]:
+def nearest_neighbours_many(
+    embeddings: Any, vocab: Vocabulary, words: Iterable[str], k: int = 8
+) -> dict[str, list[tuple[str, float]]]:
     """:func:`nearest_neighbours` for several words at once: ``{word: [(neighbour, cosine), ...]}``.
 
     Every word is looked up first, so an unknown one raises :class:`~cs20lib.vocab.UnknownWordError`
@@ -175,8 +191,9 @@ def read_analogies(path: str | os.PathLike | None = None) -> list[tuple[str, str
     return [(sections[s], a.lower(), b.lower(), c.lower(), d.lower()) for s, a, b, c, d in questions]
 
 
-def evaluate_analogies(embeddings: Any, vocab: Vocabulary, path: str | os.PathLike | None = None,
-                       restrict_vocab: int | None = 30_000) -> dict[str, Any]:
+def evaluate_analogies(
+    embeddings: Any, vocab: Vocabulary, path: str | os.PathLike | None = None, restrict_vocab: int | None = 30_000
+) -> dict[str, Any]:
     """Accuracy on an analogy set (default: Google's ``questions-words.txt``, Mikolov et al. 2013) with 3CosAdd.
 
     Each question "a is to b as c is to d" is answered by the vector offset method (Mikolov et al. 2013;
@@ -220,13 +237,20 @@ def evaluate_analogies(embeddings: Any, vocab: Vocabulary, path: str | os.PathLi
         entry["accuracy"] = entry["correct"] / entry["considered"] if entry["considered"] else 0.0
     total = int(correct.sum())
     restrict = int(n if restrict_vocab is None else restrict_vocab)
-    return {"accuracy": total / len(quads) if len(quads) else 0.0, "correct": total, "considered": len(quads),
-            "skipped": len(questions) - len(quads), "restrict_vocab": restrict, "sections": sections}
+    return {
+        "accuracy": total / len(quads) if len(quads) else 0.0,
+        "correct": total,
+        "considered": len(quads),
+        "skipped": len(questions) - len(quads),
+        "restrict_vocab": restrict,
+        "sections": sections,
+    }
 
 
 # ---------------------------------------------------------------------------------------------- WordSim-353
-def evaluate_wordsim(embeddings: Any, vocab: Vocabulary, path: str | os.PathLike | None = None,
-                     restrict_vocab: int | None = 300_000) -> dict[str, Any]:
+def evaluate_wordsim(
+    embeddings: Any, vocab: Vocabulary, path: str | os.PathLike | None = None, restrict_vocab: int | None = 300_000
+) -> dict[str, Any]:
     """WordSim-353 (Finkelstein et al. 2002): correlation of cosine similarity with human judgements.
 
     The file: ``word1<TAB>word2<TAB>score`` lines, ``#`` comments (gensim's ``wordsim353.tsv``). As gensim's
@@ -260,13 +284,20 @@ def evaluate_wordsim(embeddings: Any, vocab: Vocabulary, path: str | os.PathLike
 
 
 # ---------------------------------------------------------------------------------------------- both
-def evaluate(embeddings: Any, vocab: Vocabulary, analogies_path: str | os.PathLike | None = None,
-             wordsim_path: str | os.PathLike | None = None, restrict_vocab: int | None = 30_000) -> dict[str, Any]:
+def evaluate(
+    embeddings: Any,
+    vocab: Vocabulary,
+    analogies_path: str | os.PathLike | None = None,
+    wordsim_path: str | os.PathLike | None = None,
+    restrict_vocab: int | None = 30_000,
+) -> dict[str, Any]:
     """Both evaluations: ``{"analogies": evaluate_analogies(...), "wordsim": evaluate_wordsim(...)}``.
 
     ``restrict_vocab`` applies to the analogies (word2vec's 30,000 most frequent words); WordSim-353
     uses gensim's default of 300,000.
     """
     matrix = _as_matrix(embeddings, vocab)
-    return {"analogies": evaluate_analogies(matrix, vocab, analogies_path, restrict_vocab=restrict_vocab),
-            "wordsim": evaluate_wordsim(matrix, vocab, wordsim_path)}
+    return {
+        "analogies": evaluate_analogies(matrix, vocab, analogies_path, restrict_vocab=restrict_vocab),
+        "wordsim": evaluate_wordsim(matrix, vocab, wordsim_path),
+    }

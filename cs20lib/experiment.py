@@ -62,7 +62,9 @@ def prepare_data(
     import warnings
 
     start = time.perf_counter()
-    corpus = load_corpus(source, config.max_words, fallback_to_toy=fallback_to_toy and source is None, progress=progress)
+    corpus = load_corpus(
+        source, config.max_words, fallback_to_toy=fallback_to_toy and source is None, progress=progress
+    )
     with warnings.catch_warnings():
         if corpus.name == "toy":  # the lecture's 50,000 exceeds the toy corpus's few hundred words
             warnings.filterwarnings("ignore", message="vocab_size=")
@@ -96,8 +98,16 @@ def steps_per_epoch(config: Word2VecConfig, data: TrainingData) -> float:
     return steps
 
 
-def train(config: Word2VecConfig, data: TrainingData, *, api: str = "tf2", run_dir=None, root="runs",
-          progress: bool | None = False, verbose: bool = True) -> Path:
+def train(
+    config: Word2VecConfig,
+    data: TrainingData,
+    *,
+    api: str = "tf2",
+    run_dir=None,
+    root="runs",
+    progress: bool | None = False,
+    verbose: bool = True,
+) -> Path:
     """Train with ``api`` ("tf2": the tf.Module trainer; "tf1": the lecture's graph model) to
     ``config.num_train_steps`` in ``run_dir`` (default: named after the settings under ``root``),
     resuming from its checkpoints. Returns the run directory."""
@@ -151,8 +161,15 @@ def evaluation_files(config: Word2VecConfig, run_dir, analogies=None, wordsim=No
     return Path(analogies or eval_data_path(ANALOGIES_FILE)), Path(wordsim or eval_data_path(WORDSIM_FILE))
 
 
-def finish_run(run_dir, *, num_visualize: int = NUM_VISUALIZE, tsne_words: int = TSNE_WORDS, analogies=None, wordsim=None,
-               restrict_vocab: int = 30_000) -> dict:
+def finish_run(
+    run_dir,
+    *,
+    num_visualize: int = NUM_VISUALIZE,
+    tsne_words: int = TSNE_WORDS,
+    analogies=None,
+    wordsim=None,
+    restrict_vocab: int = 30_000,
+) -> dict:
     """Evaluate a trained run and write ``metrics.json``, ``projector/`` and ``tsne.png`` (unless
     ``tsne_words`` is 0) into it; returns the metrics."""
     from .evaluation import evaluate_analogies, evaluate_wordsim, write_metrics
@@ -169,8 +186,14 @@ def finish_run(run_dir, *, num_visualize: int = NUM_VISUALIZE, tsne_words: int =
     export_projector(run_dir / "projector", embeddings, vocab, num_visualize, form=api)
     if tsne_words:
         words = min(tsne_words, len(vocab) - 1)
-        plot_tsne(embeddings, vocab, run_dir / "tsne.png", n_words=words, seed=config.seed,
-                  title=f"t-SNE of the {words:,} most frequent words ({api} model, {config.corpus})")
+        plot_tsne(
+            embeddings,
+            vocab,
+            run_dir / "tsne.png",
+            n_words=words,
+            seed=config.seed,
+            title=f"t-SNE of the {words:,} most frequent words ({api} model, {config.corpus})",
+        )
     return metrics
 
 
@@ -199,4 +222,3 @@ def load_run(run_dir) -> tuple[str, Word2VecConfig, Vocabulary, np.ndarray]:
         raise runs.RunError(f"{run_dir} has no {runs.VOCAB_FILE}; train it first: {runs.train_command(run_dir)}")
     vocab = Vocabulary.load(path)
     return api, config, vocab, runs.load_embeddings(run_dir)
-

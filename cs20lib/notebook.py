@@ -110,7 +110,9 @@ def _short_traceback(shell, etype, value, tb, tb_offset=None):
     """What a student needs from an error: the lines of their own cells that led to it, then the
     exception's type and message (without the creation traceback TensorFlow appends to some)."""
     names = getattr(shell.compile, "_filename_map", {})
-    cells = [frame for frame in traceback.extract_tb(tb) if frame.filename in names or _CELL_FILE.search(frame.filename)]
+    cells = [
+        frame for frame in traceback.extract_tb(tb) if frame.filename in names or _CELL_FILE.search(frame.filename)
+    ]
     lines = []
     for frame in cells:
         where = f"In[{names[frame.filename]}]" if frame.filename in names else frame.filename

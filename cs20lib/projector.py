@@ -165,9 +165,7 @@ def _check_tensor_name(tensor_name) -> str:
     if tensor_name is None:
         return DEFAULT_TENSOR_NAME
     if not isinstance(tensor_name, str) or not _NAME_RE.match(tensor_name):
-        raise ValueError(
-            f"tensor_name must be a Python-identifier-like name such as 'embedding', not {tensor_name!r}"
-        )
+        raise ValueError(f"tensor_name must be a Python-identifier-like name such as 'embedding', not {tensor_name!r}")
     return tensor_name
 
 

@@ -19,8 +19,8 @@ import json
 import os
 import re
 import shutil
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
 
@@ -84,7 +84,7 @@ def read_run_config(run_dir: str | os.PathLike) -> tuple[str, Word2VecConfig]:
     except (UnicodeDecodeError, json.JSONDecodeError) as error:
         raise RunError(f"{path} is not valid JSON ({error}); {remedy}.") from None
     if not isinstance(values, dict) or values.get("api") not in APIS:
-        raise RunError(f"{path} does not say which API trained the run (\"api\": \"tf1\" or \"tf2\"); {remedy}.")
+        raise RunError(f'{path} does not say which API trained the run ("api": "tf1" or "tf2"); {remedy}.')
     api = values.pop("api")
     try:
         return api, Word2VecConfig.from_dict(values)
@@ -161,16 +161,32 @@ def train_command(run_dir: str | os.PathLike) -> str:
     api, config = read_run_config(run_dir)
     flags = [f"--run-dir {run_dir}", f"--model {api}", f"--steps {config.num_train_steps}"]
     defaults = Word2VecConfig()
-    names = {"vocab_size": "--vocab-size", "min_count": "--min-count", "batch_size": "--batch-size",
-             "embed_size": "--embed-size", "skip_window": "--skip-window", "num_sampled": "--num-sampled",
-             "negative": "--negative", "learning_rate": "--learning-rate", "loss": "--loss", "sample": "--sample",
-             "batching": "--batching", "lr_decay": "--lr-decay", "init": "--init", "seed": "--seed",
-             "max_words": "--max-words", "skip_step": "--skip-step"}
+    names = {
+        "vocab_size": "--vocab-size",
+        "min_count": "--min-count",
+        "batch_size": "--batch-size",
+        "embed_size": "--embed-size",
+        "skip_window": "--skip-window",
+        "num_sampled": "--num-sampled",
+        "negative": "--negative",
+        "learning_rate": "--learning-rate",
+        "loss": "--loss",
+        "sample": "--sample",
+        "batching": "--batching",
+        "lr_decay": "--lr-decay",
+        "init": "--init",
+        "seed": "--seed",
+        "max_words": "--max-words",
+        "skip_step": "--skip-step",
+    }
     for name, flag in names.items():
         value = getattr(config, name)
         if value != getattr(defaults, name):
-            flags.append(f"{flag} {0 if value is None else value:g}" if isinstance(value, float) else
-                         f"{flag} {0 if value is None else value}")
+            flags.append(
+                f"{flag} {0 if value is None else value:g}"
+                if isinstance(value, float)
+                else f"{flag} {0 if value is None else value}"
+            )
     if not config.keep_unk:
         flags.append("--drop-unk")
     corpus = "--corpus toy" if config.corpus == "toy" else "--corpus <the corpus it was trained on>"

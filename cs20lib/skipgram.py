@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import dataclasses
 import random
-from typing import Callable, Iterator
+from collections.abc import Callable, Iterator
 
 import numpy as np
 
@@ -74,7 +74,9 @@ def _targets_in_window(
     return targets, valid
 
 
-def skipgram_pairs(ids: np.ndarray, windows: np.ndarray, start: int = 0, stop: int | None = None) -> tuple[np.ndarray, np.ndarray]:
+def skipgram_pairs(
+    ids: np.ndarray, windows: np.ndarray, start: int = 0, stop: int | None = None
+) -> tuple[np.ndarray, np.ndarray]:
     """All (center, target) pairs for the centers at positions ``start .. stop-1`` of ``ids``.
 
     ``windows[i]`` is the window of the center at position i. Targets may lie outside
@@ -198,8 +200,12 @@ class SkipGramStream:
         """The stream a :class:`~cs20lib.config.Word2VecConfig` trains on (batch size, window, seed,
         subsampling, UNK handling); ``counts`` are the vocabulary's counts."""
         settings = dict(
-            batch_size=config.batch_size, skip_window=config.skip_window, seed=config.seed, sample=config.sample,
-            counts=counts, drop_unk=not config.keep_unk,
+            batch_size=config.batch_size,
+            skip_window=config.skip_window,
+            seed=config.seed,
+            sample=config.sample,
+            counts=counts,
+            drop_unk=not config.keep_unk,
         )
         return cls(ids, **{**settings, **overrides})
 
@@ -290,7 +296,9 @@ class SkipGramStream:
                     yield tuple(array[:whole] for array in arrays)
             epoch += 1
 
-    def chunks(self, start_batch: int = 0, batches_per_chunk: int | None = None) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+    def chunks(
+        self, start_batch: int = 0, batches_per_chunk: int | None = None
+    ) -> Iterator[tuple[np.ndarray, np.ndarray]]:
         """The pair stream from batch ``start_batch`` on, as arrays of whole batches: ``[k, B]`` and ``[k, B, 1]``.
 
         ``batches_per_chunk`` caps k (default: as many as a block gives).
@@ -307,7 +315,9 @@ class SkipGramStream:
                 end = begin + step
                 yield centers[begin:end].reshape(-1, size), targets[begin:end].reshape(-1, size, 1)
 
-    def window_chunks(self, start_batch: int = 0, batches_per_chunk: int | None = None) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+    def window_chunks(
+        self, start_batch: int = 0, batches_per_chunk: int | None = None
+    ) -> Iterator[tuple[np.ndarray, np.ndarray]]:
         """The stream as batches of ``batch_size`` centers with their windows: ``[k, B]`` and ``[k, B, 2r]``.
 
         The same (center, target) pairs as :meth:`chunks`, grouped by center, so that a training step

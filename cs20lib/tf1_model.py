@@ -84,12 +84,22 @@ class SkipGramModel:
             raise TypeError(f"data must be a cs20lib.skipgram.SkipGramStream, not {type(data).__name__}")
         if data.batch_size != batch_size:
             raise ValueError(f"the stream makes batches of {data.batch_size} pairs, not batch_size={batch_size}")
-        settings = dict(embed_size=embed_size, batch_size=batch_size, num_sampled=num_sampled,
-                        learning_rate=learning_rate, skip_step=skip_step, seed=seed, skip_window=data.skip_window)
+        settings = dict(
+            embed_size=embed_size,
+            batch_size=batch_size,
+            num_sampled=num_sampled,
+            learning_rate=learning_rate,
+            skip_step=skip_step,
+            seed=seed,
+            skip_window=data.skip_window,
+        )
         if config is None:
             config = Word2VecConfig(vocab_size=vocab_size, **settings)
-        disagree = [f"{name}={value!r} but config.{name}={getattr(config, name)!r}"
-                    for name, value in settings.items() if getattr(config, name) != value]
+        disagree = [
+            f"{name}={value!r} but config.{name}={getattr(config, name)!r}"
+            for name, value in settings.items()
+            if getattr(config, name) != value
+        ]
         if disagree:
             raise ValueError("the model's hyperparameters and its config disagree: " + "; ".join(disagree))
         self.vocab_size = vocab_size
@@ -115,8 +125,17 @@ class SkipGramModel:
         (:class:`~cs20lib.experiment.TrainingData`), graph built."""
         stream = SkipGramStream.from_config(config, data.ids, data.vocab.counts)
         return cls(
-            stream, len(data.vocab), config.embed_size, config.batch_size, config.num_sampled, config.learning_rate,
-            skip_step=config.skip_step, run_dir=run_dir, config=config, seed=config.seed, **options,
+            stream,
+            len(data.vocab),
+            config.embed_size,
+            config.batch_size,
+            config.num_sampled,
+            config.learning_rate,
+            skip_step=config.skip_step,
+            run_dir=run_dir,
+            config=config,
+            seed=config.seed,
+            **options,
         ).build_graph()
 
     # -- assembling the graph ---------------------------------------------------------------
@@ -223,7 +242,9 @@ class SkipGramModel:
             print(note)
         if prefix is not None:
             # a new Saver knows only its own saves: hand it the run's, so max_to_keep prunes them too
-            kept = [str(directory / f"{basename}-{step}") for step in sorted(runs.checkpoint_steps(directory, basename))]
+            kept = [
+                str(directory / f"{basename}-{step}") for step in sorted(runs.checkpoint_steps(directory, basename))
+            ]
             self.saver.recover_last_checkpoints(kept)
         return int(sess.run(self.global_step))
 
@@ -267,7 +288,9 @@ class SkipGramModel:
                     if (index + 1) % self.skip_step == 0 or index + 1 == target:
                         last_saved = runs.save_checkpoint(
                             lambda: self.saver.save(sess, prefix, global_step=self.global_step),
-                            directory, index + 1, last_saved,
+                            directory,
+                            index + 1,
+                            last_saved,
                         )
             finally:
                 report.close()

@@ -129,7 +129,9 @@ def negative_sampling_update(model: SkipGram, output_ids, input_ids, negatives, 
     d_outputs = tf.matmul(g, inputs, transpose_a=True)  # [B, 1+K, D]
     rows = tf.reshape(tf.maximum(input_ids, 0), [-1])
     model.embed_matrix.scatter_sub(tf.IndexedSlices(tf.reshape(d_inputs, [-1, model.embed_size]), rows))
-    model.output_weight.scatter_sub(tf.IndexedSlices(tf.reshape(d_outputs, [-1, model.embed_size]), tf.reshape(ids, [-1])))
+    model.output_weight.scatter_sub(
+        tf.IndexedSlices(tf.reshape(d_outputs, [-1, model.embed_size]), tf.reshape(ids, [-1]))
+    )
     return loss
 
 
@@ -174,10 +176,10 @@ def alias_table(counts: np.ndarray, power: float = 0.75) -> tuple[np.ndarray, np
     small = [i for i in range(n) if scaled[i] < 1.0]
     large = [i for i in range(n) if scaled[i] >= 1.0]
     while small and large:
-        s, l = small.pop(), large.pop()
-        keep[s], alias[s] = scaled[s], l
-        scaled[l] -= 1.0 - scaled[s]
-        (small if scaled[l] < 1.0 else large).append(l)
+        s, big = small.pop(), large.pop()
+        keep[s], alias[s] = scaled[s], big
+        scaled[big] -= 1.0 - scaled[s]
+        (small if scaled[big] < 1.0 else large).append(big)
     for i in large + small:  # what is left is 1 up to rounding
         keep[i] = 1.0
     keep[0], alias[0] = 0.0, alias[0] if alias[0] != 0 else int(np.argmax(weights))

@@ -109,9 +109,7 @@ _ROWS = {
 }
 
 #: Relation families: family name -> list of (a, b) word pairs.
-RELATIONS: dict[str, list[tuple[str, str]]] = {
-    family: [(a, b) for a, b, _ in rows] for family, rows in _ROWS.items()
-}
+RELATIONS: dict[str, list[tuple[str, str]]] = {family: [(a, b) for a, b, _ in rows] for family, rows in _ROWS.items()}
 
 # ---------------------------------------------------------------------------
 # Templates
@@ -218,13 +216,43 @@ _FILLER_TEMPLATES = [
     "the {a} {n} and the {a} {n}",
 ]
 _FILLER_NOUNS = [
-    "weather", "town", "market", "bridge", "window", "table", "pond",
-    "barn", "village", "chair", "box", "door", "wall", "letterbox",
-    "clock", "lamp", "fence", "square", "hall", "room",
+    "weather",
+    "town",
+    "market",
+    "bridge",
+    "window",
+    "table",
+    "pond",
+    "barn",
+    "village",
+    "chair",
+    "box",
+    "door",
+    "wall",
+    "letterbox",
+    "clock",
+    "lamp",
+    "fence",
+    "square",
+    "hall",
+    "room",
 ]
 _FILLER_ADJS = [
-    "quiet", "small", "large", "warm", "cold", "green", "windy", "muddy",
-    "bright", "dark", "strange", "simple", "narrow", "round", "plain",
+    "quiet",
+    "small",
+    "large",
+    "warm",
+    "cold",
+    "green",
+    "windy",
+    "muddy",
+    "bright",
+    "dark",
+    "strange",
+    "simple",
+    "narrow",
+    "round",
+    "plain",
 ]
 
 #: Number of rounds; each round has one sentence per (family, row, column).

@@ -87,14 +87,20 @@ class Trainer:
         self.data_position = tf.Variable(0, dtype=tf.int64, trainable=False, name="data_position")
         self.noise = tf.random.Generator.from_seed(config.seed)
         self.checkpoint = tf.train.Checkpoint(
-            model=self.model, optimizer=self.optimizer, step=self.step, data_position=self.data_position, noise=self.noise
+            model=self.model,
+            optimizer=self.optimizer,
+            step=self.step,
+            data_position=self.data_position,
+            noise=self.noise,
         )
         checkpoints = self.run_dir / runs.CHECKPOINTS
         self.notes: list[str] = []  # checkpoints skipped on restore, and why
         self.restored_from = runs.restore_newest(
             checkpoints, runs.CHECKPOINT_BASENAMES[API], self._restore, notes=self.notes
         )
-        self.manager = tf.train.CheckpointManager(self.checkpoint, str(checkpoints), max_to_keep, step_counter=self.step)
+        self.manager = tf.train.CheckpointManager(
+            self.checkpoint, str(checkpoints), max_to_keep, step_counter=self.step
+        )
         self._run_batches = self._compile(steps_per_call, jit_compile)
         self._steps_per_call = steps_per_call
         self._sample_index = None
@@ -136,7 +142,9 @@ class Trainer:
 
         width = None if config.batching == "windows" else 1  # windows: 2r columns, r <= skip_window
 
-        @tf.function(input_signature=[tf.TensorSpec([None, size], tf.int32), tf.TensorSpec([None, size, width], tf.int32)])
+        @tf.function(
+            input_signature=[tf.TensorSpec([None, size], tf.int32), tf.TensorSpec([None, size, width], tf.int32)]
+        )
         def run_batches(centers, targets):
             """SGD on each batch of a chunk in turn; returns the per-batch losses."""
             count = tf.shape(centers)[0]
@@ -194,7 +202,9 @@ class Trainer:
                     elapsed = time.perf_counter() - window_started
                     self._summaries(writer, step, window_pairs / elapsed if elapsed else 0.0)
                     runs.save_checkpoint(
-                        lambda: self.manager.save(checkpoint_number=step), self.manager.directory, step,
+                        lambda step=step: self.manager.save(checkpoint_number=step),
+                        self.manager.directory,
+                        step,
                         self.manager.latest_checkpoint,
                     )
                     window_pairs, window_started = 0, time.perf_counter()

@@ -141,7 +141,9 @@ def tsne_figure(
             _check_rows(_as_matrix(embeddings), words)
         coordinates = np.asarray(coordinates, dtype=np.float64)
         if coordinates.ndim != 2 or coordinates.shape[1] != 2 or len(coordinates) < 1:
-            raise ValueError(f"coordinates must be an [n, 2] array from tsne_coordinates, not shape {coordinates.shape}")
+            raise ValueError(
+                f"coordinates must be an [n, 2] array from tsne_coordinates, not shape {coordinates.shape}"
+            )
         if len(coordinates) > len(words) - 1:
             raise ValueError(
                 f"{len(coordinates)} coordinates but the vocabulary has only {len(words) - 1} words besides UNK"
@@ -161,8 +163,14 @@ def tsne_figure(
     ax.scatter(x, y, s=8, color="tab:blue", alpha=0.7, linewidths=0)
     for word, xi, yi in zip(labels, x, y):
         ax.annotate(
-            word, (xi, yi), xytext=(2.5, 1.5), textcoords="offset points",
-            fontsize=LABEL_FONTSIZE, ha="left", va="bottom", color="0.1",
+            word,
+            (xi, yi),
+            xytext=(2.5, 1.5),
+            textcoords="offset points",
+            fontsize=LABEL_FONTSIZE,
+            ha="left",
+            va="bottom",
+            color="0.1",
         )
     # room for the labels, which extend right of and above their points
     span_x = float(np.ptp(x)) or 1.0
@@ -197,8 +205,9 @@ def plot_tsne(
         path = path.with_suffix(".png")
     elif path.suffix.lower() != ".png":
         raise ValueError(f"plot_tsne writes PNG files; give a path ending in .png, not {path.name!r}")
-    fig = tsne_figure(embeddings, vocab, n_words=n_words, seed=seed, title=title, coordinates=coordinates,
-                      perplexity=perplexity)
+    fig = tsne_figure(
+        embeddings, vocab, n_words=n_words, seed=seed, title=title, coordinates=coordinates, perplexity=perplexity
+    )
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path, format="png", dpi=DPI)
     return path

@@ -15,8 +15,8 @@ import collections
 import json
 import os
 import warnings
+from collections.abc import Iterable, Sequence
 from pathlib import Path
-from typing import Iterable, Sequence
 
 import numpy as np
 
@@ -55,7 +55,7 @@ class Vocabulary:
 
     # ----------------------------------------------------------------------------------------
     @classmethod
-    def build(cls, words: Iterable[str], vocab_size: int | None = None, min_count: int = 1) -> "Vocabulary":
+    def build(cls, words: Iterable[str], vocab_size: int | None = None, min_count: int = 1) -> Vocabulary:
         """The lecture's vocabulary: ``UNK`` then the ``vocab_size - 1`` most common words.
 
         ``vocab_size`` counts ``UNK`` (the lecture's ``VOCAB_SIZE = 50000`` gives 49,999 words + UNK);
@@ -139,7 +139,7 @@ class Vocabulary:
         return write_text_atomic(path, json.dumps(payload))
 
     @classmethod
-    def load(cls, path: str | os.PathLike) -> "Vocabulary":
+    def load(cls, path: str | os.PathLike) -> Vocabulary:
         path = Path(path)
         try:
             payload = json.loads(path.read_text(encoding="utf-8"))

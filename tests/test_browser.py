@@ -22,15 +22,18 @@ from pathlib import Path
 
 import nbformat
 import pytest
-
 from conftest import REPO
 
 sys.path.insert(0, str(REPO / "tools"))
 import handouts  # noqa: E402
 
 CHROMIUM = handouts.find_chromium()
-playwright_api = pytest.importorskip("playwright.sync_api", reason="the playwright package is not installed (pip install -e '.[test]')")
-pytestmark = pytest.mark.skipif(CHROMIUM is None, reason="Chromium is not installed (Debian: apt-get install chromium); browser tests skipped")
+playwright_api = pytest.importorskip(
+    "playwright.sync_api", reason="the playwright package is not installed (pip install -e '.[test]')"
+)
+pytestmark = pytest.mark.skipif(
+    CHROMIUM is None, reason="Chromium is not installed (Debian: apt-get install chromium); browser tests skipped"
+)
 
 ARTIFACTS = Path(os.environ.get("CS20_TEST_ARTIFACTS", REPO / "build" / "test-artifacts"))
 NOTEBOOKS = handouts.series(REPO / "notebooks")
@@ -49,7 +52,14 @@ def browser():
     with playwright_api.sync_playwright() as playwright:
         launched = playwright.chromium.launch(
             executable_path=CHROMIUM,
-            args=["--disable-gpu", "--disable-background-networking", "--disable-component-update", "--disable-sync", "--disable-quic", "--no-first-run"],
+            args=[
+                "--disable-gpu",
+                "--disable-background-networking",
+                "--disable-component-update",
+                "--disable-sync",
+                "--disable-quic",
+                "--no-first-run",
+            ],
         )
         yield launched
         launched.close()
@@ -113,7 +123,10 @@ def test_index_lists_the_series_in_order_and_every_link_works(browser, handout_s
     for item, path in zip(items.all(), NOTEBOOKS):
         assert item.get_attribute("id") == path.stem
         title, summary = handouts.title_and_summary(nbformat.read(path, as_version=4), path)
-        assert item.locator(".title").inner_text() == title.replace("`", "") and item.locator(".summary").inner_text() == summary
+        assert (
+            item.locator(".title").inner_text() == title.replace("`", "")
+            and item.locator(".summary").inner_text() == summary
+        )
     hrefs = page.eval_on_selector_all("a[href]", "links => links.map(a => a.getAttribute('href'))")
     assert len(hrefs) == 4 * len(NOTEBOOKS) + 3  # 2 editions x (HTML, PDF) each, the zip, 2 books
     for href in hrefs:
@@ -127,7 +140,9 @@ def test_index_lists_the_series_in_order_and_every_link_works(browser, handout_s
 def test_handout_page_renders_offline_and_prints_within_the_page(browser, handout_server, path, edition):
     notebook = nbformat.read(path, as_version=4)
     shown = handouts.student_edition(notebook) if edition == "student" else notebook
-    context, page, watch = open_page(browser, f"{handout_server}/{edition}/{path.stem}.html", viewport={"width": 1200, "height": 900})
+    context, page, watch = open_page(
+        browser, f"{handout_server}/{edition}/{path.stem}.html", viewport={"width": 1200, "height": 900}
+    )
 
     # every code cell rendered, with its source
     code_cells = [cell for cell in shown.cells if cell.cell_type == "code"]
@@ -140,7 +155,9 @@ def test_handout_page_renders_offline_and_prints_within_the_page(browser, handou
     # images loaded (none broken) and as many as the stored image outputs
     images = page.eval_on_selector_all("img", "imgs => imgs.map(i => [i.complete, i.naturalWidth])")
     assert all(complete and width > 0 for complete, width in images), images
-    stored_images = sum(1 for cell in code_cells for output in cell.get("outputs", []) if "image/png" in output.get("data", {}))
+    stored_images = sum(
+        1 for cell in code_cells for output in cell.get("outputs", []) if "image/png" in output.get("data", {})
+    )
     assert len(images) >= stored_images
 
     # math rendered as MathML boxes, no TeX left for a script to typeset
@@ -154,10 +171,20 @@ def test_handout_page_renders_offline_and_prints_within_the_page(browser, handou
     solutions = handouts.solution_sources(notebook)
     if edition == "student":
         elsewhere = "\n".join(
-            cell.source + "".join(str(output.get("text", "")) + str(output.get("data", {}).get("text/plain", "")) for output in cell.get("outputs", []))
-            for cell in notebook.cells if "solution" not in cell.metadata.get("tags", [])
+            cell.source
+            + "".join(
+                str(output.get("text", "")) + str(output.get("data", {}).get("text/plain", ""))
+                for output in cell.get("outputs", [])
+            )
+            for cell in notebook.cells
+            if "solution" not in cell.metadata.get("tags", [])
         )
-        distinctive = [line.strip() for source in solutions for line in source.splitlines() if len(line.strip()) >= 20 and line.strip() not in elsewhere]
+        distinctive = [
+            line.strip()
+            for source in solutions
+            for line in source.splitlines()
+            if len(line.strip()) >= 20 and line.strip() not in elsewhere
+        ]
         assert distinctive, f"{path.name}: no solution line to look for"
         for line in distinctive:
             assert line not in body, f"solution text visible in the student edition: {line!r}"
@@ -170,7 +197,8 @@ def test_handout_page_renders_offline_and_prints_within_the_page(browser, handou
     page.emulate_media(media="print")
     overflowing = page.eval_on_selector_all(
         "pre, img, math, table",
-        f"""els => els.filter(e => e.scrollWidth > e.clientWidth + 1 || e.getBoundingClientRect().right > {PRINT_WIDTH_PX} + 1)
+        f"""els => els.filter(e => e.scrollWidth > e.clientWidth + 1
+                              || e.getBoundingClientRect().right > {PRINT_WIDTH_PX} + 1)
                       .map(e => e.tagName + ': ' + (e.innerText || e.getAttribute('src') || '').slice(0, 80))""",
     )
     assert overflowing == [], overflowing
@@ -196,13 +224,17 @@ def test_pdf_handouts_start_each_notebook_on_a_new_page(built_handouts):
             part = PdfReader(built_handouts / edition / f"{path.stem}.pdf")
             title, _ = handouts.title_and_summary(nbformat.read(path, as_version=4), path)
             first_text = part.pages[0].extract_text()
-            assert "cs20-word2vec" in first_text and path.stem[:2] in first_text, f"{edition}/{path.stem}.pdf does not open with its notebook"
+            assert "cs20-word2vec" in first_text and path.stem[:2] in first_text, (
+                f"{edition}/{path.stem}.pdf does not open with its notebook"
+            )
             first_pages.append(total)
             total += len(part.pages)
         assert len(book.pages) == total
         for start, path in zip(first_pages, NOTEBOOKS):
             text = book.pages[start].extract_text()
-            assert f"{edition} edition" in text and path.stem[:2] + " ·" in text.replace("\u00b7", "·"), f"{edition}.pdf page {start + 1}"
+            assert f"{edition} edition" in text and path.stem[:2] + " ·" in text.replace("\u00b7", "·"), (
+                f"{edition}.pdf page {start + 1}"
+            )
         assert [item.title for item in book.outline] == [path.stem for path in NOTEBOOKS]
 
 
@@ -233,15 +265,32 @@ def jupyterlab(tmp_path_factory):
             cell.outputs, cell.execution_count = [], None
     nbformat.write(notebook, notebooks / LAB_NOTEBOOK)
     port, token = free_port(), secrets.token_hex(16)
-    env = dict(os.environ, JUPYTER_CONFIG_DIR=str(root / "config"), JUPYTERLAB_SETTINGS_DIR=str(root / "settings"),
-               JUPYTERLAB_WORKSPACES_DIR=str(root / "workspaces"), JUPYTER_RUNTIME_DIR=str(root / "runtime"))
+    env = dict(
+        os.environ,
+        JUPYTER_CONFIG_DIR=str(root / "config"),
+        JUPYTERLAB_SETTINGS_DIR=str(root / "settings"),
+        JUPYTERLAB_WORKSPACES_DIR=str(root / "workspaces"),
+        JUPYTER_RUNTIME_DIR=str(root / "runtime"),
+    )
     log = open(root / "jupyterlab.log", "w")
     process = subprocess.Popen(
-        [sys.executable, "-m", "jupyterlab", "--no-browser", "--ServerApp.ip=127.0.0.1", f"--ServerApp.port={port}",
-         f"--IdentityProvider.token={token}", f"--ServerApp.root_dir={notebooks}",
-         "--LabApp.news_url=", "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate",
-         *(["--allow-root"] if hasattr(os, "geteuid") and os.geteuid() == 0 else [])],  # CI runs as root
-        cwd=notebooks, env=env, stdout=log, stderr=subprocess.STDOUT,
+        [
+            sys.executable,
+            "-m",
+            "jupyterlab",
+            "--no-browser",
+            "--ServerApp.ip=127.0.0.1",
+            f"--ServerApp.port={port}",
+            f"--IdentityProvider.token={token}",
+            f"--ServerApp.root_dir={notebooks}",
+            "--LabApp.news_url=",
+            "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate",
+            *(["--allow-root"] if hasattr(os, "geteuid") and os.geteuid() == 0 else []),
+        ],  # CI runs as root
+        cwd=notebooks,
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
     )
     base = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 120
@@ -265,20 +314,29 @@ def jupyterlab(tmp_path_factory):
 
 
 def test_jupyterlab_opens_runs_and_shows_the_outputs(browser, jupyterlab):
-    context, page, watch = open_page(browser, f"{jupyterlab['base']}/lab?token={jupyterlab['token']}", viewport={"width": 1400, "height": 1000})
+    context, page, watch = open_page(
+        browser, f"{jupyterlab['base']}/lab?token={jupyterlab['token']}", viewport={"width": 1400, "height": 1000}
+    )
     # open the notebook from the file browser, as a student would
     item = page.locator(".jp-DirListing-item", has_text=LAB_NOTEBOOK)
     item.wait_for(timeout=60_000)
     item.dblclick()
     panel = page.locator(".jp-NotebookPanel:not(.lm-mod-hidden)")
     panel.wait_for(timeout=60_000)
-    kernel_name = page.locator(".jp-NotebookPanel-toolbar .jp-KernelName, .jp-NotebookPanel-toolbar [data-jp-item-name='kernelName']").first
+    kernel_name = page.locator(
+        ".jp-NotebookPanel-toolbar .jp-KernelName, .jp-NotebookPanel-toolbar [data-jp-item-name='kernelName']"
+    ).first
     kernel_name.wait_for(timeout=60_000)
     page.wait_for_function(
-        "name => [...document.querySelectorAll('.jp-NotebookPanel-toolbar .jp-KernelName, .jp-NotebookPanel-toolbar [data-jp-item-name=kernelName]')]"
-        ".some(e => e.innerText.trim() === name)", arg=KERNEL_DISPLAY_NAME, timeout=60_000,
+        "name => [...document.querySelectorAll('.jp-NotebookPanel-toolbar .jp-KernelName, "
+        ".jp-NotebookPanel-toolbar [data-jp-item-name=kernelName]')]"
+        ".some(e => e.innerText.trim() === name)",
+        arg=KERNEL_DISPLAY_NAME,
+        timeout=60_000,
     )
-    assert page.locator(".jp-Dialog").count() == 0, "JupyterLab asked to select a kernel: " + page.locator(".jp-Dialog").first.inner_text()
+    assert page.locator(".jp-Dialog").count() == 0, (
+        "JupyterLab asked to select a kernel: " + page.locator(".jp-Dialog").first.inner_text()
+    )
     page.locator(".jp-Notebook-ExecutionIndicator[data-status='idle']").first.wait_for(timeout=120_000)
 
     # Run > Run All Cells, through the menu
@@ -288,9 +346,12 @@ def test_jupyterlab_opens_runs_and_shows_the_outputs(browser, jupyterlab):
     notebook = nbformat.read(REPO / "notebooks" / LAB_NOTEBOOK, as_version=4)
     code_cells = [cell for cell in notebook.cells if cell.cell_type == "code"]
     page.wait_for_function(
-        "n => { const prompts = [...document.querySelectorAll('.jp-NotebookPanel:not(.lm-mod-hidden) .jp-CodeCell .jp-InputPrompt')];"
+        "n => { const prompts = [...document.querySelectorAll('.jp-NotebookPanel:not(.lm-mod-hidden) "
+        ".jp-CodeCell .jp-InputPrompt')];"
         " return prompts.length === n && prompts.every(p => /\\[\\d+\\]/.test(p.textContent)); }",
-        arg=len(code_cells), timeout=300_000, polling=500,
+        arg=len(code_cells),
+        timeout=300_000,
+        polling=500,
     )
     page.locator(".jp-Notebook-ExecutionIndicator[data-status='idle']").first.wait_for(timeout=120_000)
 
@@ -308,7 +369,9 @@ def test_jupyterlab_opens_runs_and_shows_the_outputs(browser, jupyterlab):
         stdout = "".join(output.get("text", "") for output in cell.outputs if output.get("name") == "stdout")
         if stdout.strip():
             shown = cell_locator.locator(".jp-OutputArea").text_content()
-            assert " ".join(stdout.split()) in " ".join(shown.split()), f"cell {cell.source[:60]!r}: expected {stdout[:200]!r}, shown {shown[:200]!r}"
+            assert " ".join(stdout.split()) in " ".join(shown.split()), (
+                f"cell {cell.source[:60]!r}: expected {stdout[:200]!r}, shown {shown[:200]!r}"
+            )
     assert watch.errors == [] or all("favicon" in error for error in watch.errors), watch.errors
     assert watch.offsite == [], f"JupyterLab asked the network for {watch.offsite}"
     ARTIFACTS.mkdir(parents=True, exist_ok=True)

@@ -9,14 +9,31 @@ import sys
 import zipfile
 
 import pytest
-
 from conftest import REPO
+
 from cs20lib.__main__ import build_parser, config_from, main
 from cs20lib.config import PRESETS, Word2VecConfig
 from cs20lib.tf_logging import HARMLESS
 
-SMALL = ["--preset", "lecture", "--vocab-size", "300", "--embed-size", "16", "--batch-size", "32", "--num-sampled", "8",
-         "--skip-step", "200", "--tsne-words", "60", "--num-visualize", "100", "--quiet"]
+SMALL = [
+    "--preset",
+    "lecture",
+    "--vocab-size",
+    "300",
+    "--embed-size",
+    "16",
+    "--batch-size",
+    "32",
+    "--num-sampled",
+    "8",
+    "--skip-step",
+    "200",
+    "--tsne-words",
+    "60",
+    "--num-visualize",
+    "100",
+    "--quiet",
+]
 
 
 def cli(*args, cwd, expect=0, env=None, timeout=600):
@@ -60,9 +77,13 @@ def test_train_writes_a_complete_run_directory(toy_run):
     assert json.loads((run_dir / "config.json").read_text())["api"] == "tf2"
     assert (run_dir / "vocab.json").exists() and (run_dir / "tsne.png").stat().st_size > 10_000
     assert [p.name for p in sorted((run_dir / "checkpoints").glob("ckpt-*.index"))] == [
-        "ckpt-200.index", "ckpt-400.index"]
+        "ckpt-200.index",
+        "ckpt-400.index",
+    ]
     assert list((run_dir / "train").glob("events.out.tfevents.*"))
-    assert {"projector_config.pbtxt", "metadata.tsv", "checkpoint"} <= {p.name for p in (run_dir / "projector").iterdir()}
+    assert {"projector_config.pbtxt", "metadata.tsv", "checkpoint"} <= {
+        p.name for p in (run_dir / "projector").iterdir()
+    }
     metrics = json.loads((run_dir / "metrics.json").read_text())
     assert metrics["analogies"]["considered"] == 312 and "wordsim" not in metrics  # the toy corpus's own questions
     assert metrics["analogies"]["correct"] == round(metrics["analogies"]["accuracy"] * 312)
@@ -73,12 +94,20 @@ def test_train_writes_a_complete_run_directory(toy_run):
     assert "This was the lecture preset" in out and "--preset word2vec" in out
 
 
-@pytest.mark.parametrize("command, check", [
-    (["evaluate"], lambda run_dir, out: out.startswith("analogies (3CosAdd") and (run_dir / "metrics.json").exists()),
-    (["project", "--num-visualize", "40"],
-     lambda run_dir, out: (run_dir / "projector" / "metadata.tsv").read_text().count("\n") == 40),
-    (["neighbours", "queen", "-k", "3"], lambda run_dir, out: out.startswith("queen: ") and out.count(",") == 2),
-])
+@pytest.mark.parametrize(
+    "command, check",
+    [
+        (
+            ["evaluate"],
+            lambda run_dir, out: out.startswith("analogies (3CosAdd") and (run_dir / "metrics.json").exists(),
+        ),
+        (
+            ["project", "--num-visualize", "40"],
+            lambda run_dir, out: (run_dir / "projector" / "metadata.tsv").read_text().count("\n") == 40,
+        ),
+        (["neighbours", "queen", "-k", "3"], lambda run_dir, out: out.startswith("queen: ") and out.count(",") == 2),
+    ],
+)
 def test_sub_commands_on_a_trained_run(toy_run, capsys, command, check):
     run_dir, _ = toy_run
     code, out, err = run(capsys, command[0], run_dir, *command[1:])
@@ -100,18 +129,42 @@ def test_running_again_resumes_instead_of_starting_over(toy_run):
 
 
 def test_tf1_model_trains_and_resumes(tmp_path):
-    first = cli("train", "--corpus", "toy", "--model", "tf1", "--steps", "200", *SMALL, "--runs-root", tmp_path, cwd=tmp_path)
+    first = cli(
+        "train", "--corpus", "toy", "--model", "tf1", "--steps", "200", *SMALL, "--runs-root", tmp_path, cwd=tmp_path
+    )
     (run_dir,) = [path for path in tmp_path.iterdir() if path.is_dir()]
     assert run_dir.name.startswith("tf1-toy-") and "This was the lecture preset" in first.stdout
     assert json.loads((run_dir / "config.json").read_text())["api"] == "tf1" and (run_dir / "vocab.json").exists()
-    again = cli("train", "--corpus", "toy", "--model", "tf1", "--steps", "400", *SMALL, "--runs-root", tmp_path, cwd=tmp_path)
+    again = cli(
+        "train", "--corpus", "toy", "--model", "tf1", "--steps", "400", *SMALL, "--runs-root", tmp_path, cwd=tmp_path
+    )
     assert "resuming from step 200" in again.stdout and "Average loss at step 399" in again.stdout
 
 
 def test_train_on_text8_head_with_both_evaluation_sets(tmp_path, text8_head):
-    result = cli("train", "--corpus", text8_head, "--preset", "lecture", "--max-words", "300000", "--steps", "300",
-                 "--vocab-size", "5000", "--skip-step", "100", "--tsne-words", "50", "--num-visualize", "200", "--quiet",
-                 "--runs-root", tmp_path, cwd=tmp_path)
+    result = cli(
+        "train",
+        "--corpus",
+        text8_head,
+        "--preset",
+        "lecture",
+        "--max-words",
+        "300000",
+        "--steps",
+        "300",
+        "--vocab-size",
+        "5000",
+        "--skip-step",
+        "100",
+        "--tsne-words",
+        "50",
+        "--num-visualize",
+        "200",
+        "--quiet",
+        "--runs-root",
+        tmp_path,
+        cwd=tmp_path,
+    )
     (run_dir,) = [path for path in tmp_path.iterdir() if path.is_dir()]
     assert run_dir.name.startswith("tf2-text8_head-300000w-v5000-")
     metrics = json.loads((run_dir / "metrics.json").read_text())
@@ -125,7 +178,9 @@ def test_the_word2vec_preset_trains_its_epochs_on_windows(tmp_path):
     config = json.loads((run_dir / "config.json").read_text())
     preset = PRESETS["word2vec"]
     assert {name: config[name] for name in preset.settings} == {**preset.settings, "skip_step": config["skip_step"]}
-    assert f"({preset.epochs:.2f} epochs" in result.stdout.replace(f"{preset.epochs + 0.01:.2f}", f"{preset.epochs:.2f}")
+    assert f"({preset.epochs:.2f} epochs" in result.stdout.replace(
+        f"{preset.epochs + 0.01:.2f}", f"{preset.epochs:.2f}"
+    )
     assert "This was the word2vec preset" in result.stdout and "--preset lecture" in result.stdout
 
 
@@ -166,8 +221,15 @@ def test_help_documents_every_flag_of_every_command(tmp_path):
         flags = [word.rstrip(",") for word in text.split() if word.startswith("--")]
         assert flags, command
     train_help = " ".join(cli("train", "--help", cwd=tmp_path).stdout.split())
-    for needle in ("--preset {lecture,word2vec}", "lecture: the lecture's run", "word2vec: word2vec's recipe",
-                   "--verbose" if False else "--run-dir", "--epochs", "--negative", "--num-sampled"):
+    for needle in (
+        "--preset {lecture,word2vec}",
+        "lecture: the lecture's run",
+        "word2vec: word2vec's recipe",
+        "--verbose" if False else "--run-dir",
+        "--epochs",
+        "--negative",
+        "--num-sampled",
+    ):
         assert needle in train_help, needle
 
 
@@ -177,11 +239,31 @@ def test_help_documents_every_flag_of_every_command(tmp_path):
 def test_output_off_a_terminal_has_no_tensorflow_log_lines_and_no_progress_bar(tmp_path):
     result = cli("--help", cwd=tmp_path)
     assert result.stderr == ""
-    trained = cli("train", "--corpus", "toy", "--preset", "lecture", "--steps", "400", "--skip-step", "200",
-                  "--vocab-size", "300", "--embed-size", "16", "--tsne-words", "30", "--runs-root", tmp_path, cwd=tmp_path)
+    trained = cli(
+        "train",
+        "--corpus",
+        "toy",
+        "--preset",
+        "lecture",
+        "--steps",
+        "400",
+        "--skip-step",
+        "200",
+        "--vocab-size",
+        "300",
+        "--embed-size",
+        "16",
+        "--tsne-words",
+        "30",
+        "--runs-root",
+        tmp_path,
+        cwd=tmp_path,
+    )
     for stream in (trained.stdout, trained.stderr):
         assert "\r" not in stream  # no progress-bar frames in a log
-        assert not [line for line in stream.splitlines() if HARMLESS.search(line) or line[:5] in ("I0000", "W0000", "E0000")]
+        assert not [
+            line for line in stream.splitlines() if HARMLESS.search(line) or line[:5] in ("I0000", "W0000", "E0000")
+        ]
     reports = [line for line in trained.stdout.splitlines() if line.startswith("Average loss at step")]
     assert len(reports) == 2 and all("steps/s" in line and "left]" in line for line in reports)
 
@@ -195,26 +277,29 @@ def test_offline_fallback_is_a_plain_message(tmp_path):
 # ----------------------------------------------------------------------------------------------
 # Bad input: refused before training, one clear line
 # ----------------------------------------------------------------------------------------------
-@pytest.mark.parametrize("flags, match", [
-    (["--epochs", "0"], "--epochs must be a finite number > 0"),
-    (["--epochs", "-1"], "--epochs must be a finite number > 0"),
-    (["--epochs", "inf"], "--epochs must be a finite number > 0"),
-    (["--epochs", "nan"], "--epochs must be a finite number > 0"),
-    (["--epochs", "1e-9"], "is less than one step"),
-    (["--steps", "10", "--epochs", "1"], "not both"),
-    (["--steps", "0"], "num_train_steps must be an integer >= 1"),
-    (["--learning-rate", "inf"], "learning_rate must be a finite number > 0"),
-    (["--learning-rate", "nan"], "learning_rate must be a finite number > 0"),
-    (["--seed", "-1"], "seed must be an integer from 0 to 2,147,483,647"),
-    (["--seed", str(2**31)], "seed must be an integer from 0 to 2,147,483,647"),
-    (["--num-visualize", "0"], "--num-visualize must be an integer >= 1"),
-    (["--tsne-words", "-1"], "--tsne-words must be an integer >= 0"),
-    (["--restrict-vocab", "0"], "--restrict-vocab must be an integer >= 1"),
-    (["--vocab-size", "3", "--preset", "lecture"], "a t-SNE plot needs at least 4"),
-    (["--vocab-size", "0", "--min-count", "10000000", "--drop-unk"], "nothing to train on"),
-    (["--wordsim", "missing.tsv"], "--wordsim missing.tsv: no such file"),
-    (["--model", "tf1", "--loss", "negative"], "graph model, which trains with NCE"),
-])
+@pytest.mark.parametrize(
+    "flags, match",
+    [
+        (["--epochs", "0"], "--epochs must be a finite number > 0"),
+        (["--epochs", "-1"], "--epochs must be a finite number > 0"),
+        (["--epochs", "inf"], "--epochs must be a finite number > 0"),
+        (["--epochs", "nan"], "--epochs must be a finite number > 0"),
+        (["--epochs", "1e-9"], "is less than one step"),
+        (["--steps", "10", "--epochs", "1"], "not both"),
+        (["--steps", "0"], "num_train_steps must be an integer >= 1"),
+        (["--learning-rate", "inf"], "learning_rate must be a finite number > 0"),
+        (["--learning-rate", "nan"], "learning_rate must be a finite number > 0"),
+        (["--seed", "-1"], "seed must be an integer from 0 to 2,147,483,647"),
+        (["--seed", str(2**31)], "seed must be an integer from 0 to 2,147,483,647"),
+        (["--num-visualize", "0"], "--num-visualize must be an integer >= 1"),
+        (["--tsne-words", "-1"], "--tsne-words must be an integer >= 0"),
+        (["--restrict-vocab", "0"], "--restrict-vocab must be an integer >= 1"),
+        (["--vocab-size", "3", "--preset", "lecture"], "a t-SNE plot needs at least 4"),
+        (["--vocab-size", "0", "--min-count", "10000000", "--drop-unk"], "nothing to train on"),
+        (["--wordsim", "missing.tsv"], "--wordsim missing.tsv: no such file"),
+        (["--model", "tf1", "--loss", "negative"], "graph model, which trains with NCE"),
+    ],
+)
 def test_bad_training_flags_are_refused_before_training(tmp_path, capsys, monkeypatch, flags, match):
     monkeypatch.chdir(tmp_path)
     refused(capsys, "train", "--corpus", "toy", *flags, "--runs-root", tmp_path, match=match)
@@ -228,8 +313,21 @@ def test_an_evaluation_file_that_is_a_folder_is_refused(tmp_path, capsys):
 def test_a_corpus_of_few_distinct_words_stops_instead_of_spinning(tmp_path):
     corpus = tmp_path / "small.txt"
     corpus.write_text(" " + " ".join(f"w{chr(97 + i % 26)}{chr(97 + i // 26 % 26)}" for i in range(300)) * 3)
-    result = cli("train", "--corpus", corpus, "--vocab-size", "0", "--min-count", "5", "--drop-unk",
-                 "--runs-root", tmp_path, cwd=tmp_path, expect=2, timeout=120)
+    result = cli(
+        "train",
+        "--corpus",
+        corpus,
+        "--vocab-size",
+        "0",
+        "--min-count",
+        "5",
+        "--drop-unk",
+        "--runs-root",
+        tmp_path,
+        cwd=tmp_path,
+        expect=2,
+        timeout=120,
+    )
     assert "nothing to train on" in result.stderr and "training the" not in result.stdout
 
 
@@ -242,9 +340,29 @@ def test_a_corpus_with_fewer_pairs_than_one_batch_is_refused(tmp_path, capsys, c
 
 
 def test_a_tf1_model_with_more_noise_words_than_the_vocabulary_trains(tmp_path, capsys):
-    code, out, err = run(capsys, "train", "--corpus", "toy", "--model", "tf1", "--vocab-size", "50", "--num-sampled",
-                         "64", "--steps", "20", "--skip-step", "10", "--embed-size", "8", "--tsne-words", "20",
-                         "--quiet", "--runs-root", tmp_path)
+    code, out, err = run(
+        capsys,
+        "train",
+        "--corpus",
+        "toy",
+        "--model",
+        "tf1",
+        "--vocab-size",
+        "50",
+        "--num-sampled",
+        "64",
+        "--steps",
+        "20",
+        "--skip-step",
+        "10",
+        "--embed-size",
+        "8",
+        "--tsne-words",
+        "20",
+        "--quiet",
+        "--runs-root",
+        tmp_path,
+    )
     assert code == 0, err
 
 
@@ -279,9 +397,29 @@ def test_a_truncated_zip_is_reported_as_damaged(tmp_path, capsys):
 def test_a_long_corpus_name_gives_a_short_run_directory(tmp_path, capsys):
     corpus = tmp_path / ("a" * 200 + ".txt")
     corpus.write_text(" the cat sat on the mat and the dog sat on the log" * 200)
-    code, out, err = run(capsys, "train", "--corpus", corpus, "--preset", "lecture", "--vocab-size", "0", "--steps", "20",
-                         "--skip-step", "10", "--batch-size", "16", "--num-sampled", "4", "--tsne-words", "0", "--quiet",
-                         "--runs-root", tmp_path / "runs")
+    code, out, err = run(
+        capsys,
+        "train",
+        "--corpus",
+        corpus,
+        "--preset",
+        "lecture",
+        "--vocab-size",
+        "0",
+        "--steps",
+        "20",
+        "--skip-step",
+        "10",
+        "--batch-size",
+        "16",
+        "--num-sampled",
+        "4",
+        "--tsne-words",
+        "0",
+        "--quiet",
+        "--runs-root",
+        tmp_path / "runs",
+    )
     assert code == 0, err
     (run_dir,) = (tmp_path / "runs").iterdir()
     assert len(run_dir.name) < 150
@@ -309,8 +447,20 @@ def test_unknown_words_and_mismatched_settings(toy_run, tmp_path, capsys):
     refused(capsys, "neighbours", run_dir, "zyzzyva", match="'zyzzyva' is not in the vocabulary")
     copy = tmp_path / "copy"
     shutil.copytree(run_dir, copy)
-    refused(capsys, "train", "--corpus", "toy", "--steps", "400", *SMALL, "--embed-size", "32", "--run-dir", copy,
-            match="embed_size: checkpoint has 16, this run has 32")
+    refused(
+        capsys,
+        "train",
+        "--corpus",
+        "toy",
+        "--steps",
+        "400",
+        *SMALL,
+        "--embed-size",
+        "32",
+        "--run-dir",
+        copy,
+        match="embed_size: checkpoint has 16, this run has 32",
+    )
 
 
 # ----------------------------------------------------------------------------------------------
@@ -323,14 +473,22 @@ def namespace_available() -> bool:
     return probe.returncode == 0
 
 
-needs_namespace = pytest.mark.skipif(not namespace_available(), reason="unshare --mount --map-root-user is not permitted here")
+needs_namespace = pytest.mark.skipif(
+    not namespace_available(), reason="unshare --mount --map-root-user is not permitted here"
+)
 
 
 def in_namespace(script: str, tmp_path, timeout=300):
     """Run a shell script in a private mount namespace, where it may mount file systems for itself only."""
     env = {**os.environ, "PYTHONPATH": str(REPO), "PYTHON": sys.executable, "T": str(tmp_path)}
-    return subprocess.run(["unshare", "--mount", "--map-root-user", "bash", "-c", script], env=env, cwd=tmp_path,
-                          capture_output=True, text=True, timeout=timeout)
+    return subprocess.run(
+        ["unshare", "--mount", "--map-root-user", "bash", "-c", script],
+        env=env,
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
 
 
 @needs_namespace

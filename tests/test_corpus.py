@@ -24,6 +24,7 @@ from cs20lib.corpus import (
     verify_zip,
 )
 
+
 def _text(n_words: int = 40_000) -> bytes:
     """Text8-format bytes that do not compress to nothing (so truncation and bit flips bite)."""
     rng = random.Random(0)
@@ -103,7 +104,12 @@ def leftovers(directory: Path) -> list[str]:
 
 def test_text8_spec_is_the_lecture_archive():
     assert TEXT8.url == "http://mattmahoney.net/dc/text8.zip"
-    assert (TEXT8.zip_bytes, TEXT8.member, TEXT8.member_bytes, TEXT8.member_crc32) == (31_344_016, "text8", 100_000_000, 0x7D6BE66F)
+    assert (TEXT8.zip_bytes, TEXT8.member, TEXT8.member_bytes, TEXT8.member_crc32) == (
+        31_344_016,
+        "text8",
+        100_000_000,
+        0x7D6BE66F,
+    )
 
 
 def test_download_good_archive(server, tmp_path):
@@ -116,7 +122,9 @@ def test_download_good_archive(server, tmp_path):
     assert server.requests == ["/good.zip"]
 
 
-@pytest.mark.parametrize("name, reason", [("/truncated.zip", "bytes, expected"), ("/corrupt.zip", "CRC|not a readable zip")])
+@pytest.mark.parametrize(
+    "name, reason", [("/truncated.zip", "bytes, expected"), ("/corrupt.zip", "CRC|not a readable zip")]
+)
 def test_download_bad_archive_is_removed_and_reported(server, tmp_path, name, reason):
     with pytest.raises(CorruptArchiveError, match=reason) as info:
         fetch(spec_for(server.url(name)), tmp_path, progress=False)
@@ -222,7 +230,9 @@ def test_max_words_stops_early_and_is_a_prefix(text8_head, monkeypatch):
     # Small requests do not inflate the whole file: count the pieces read.
     pieces = []
     original = corpus_mod._check_alphabet
-    monkeypatch.setattr(corpus_mod, "_check_alphabet", lambda piece, *a: (pieces.append(len(piece)), original(piece, *a)))
+    monkeypatch.setattr(
+        corpus_mod, "_check_alphabet", lambda piece, *a: (pieces.append(len(piece)), original(piece, *a))
+    )
     assert len(read_words(text8_head, max_words=1000)) == 1000
     assert len(pieces) == 1
 

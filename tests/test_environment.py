@@ -7,7 +7,6 @@ import tomllib
 from importlib import metadata
 
 import yaml
-
 from conftest import REPO
 
 PIN = re.compile(r"^([A-Za-z0-9_.\-]+)==([^\s;#]+)$")
@@ -29,7 +28,7 @@ def pins(lines) -> dict[str, str]:
 def pyproject_pins() -> dict[str, str]:
     project = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]
     lines = list(project["dependencies"])
-    for name, extra in project["optional-dependencies"].items():
+    for _name, extra in project["optional-dependencies"].items():
         lines += [req for req in extra if not req.startswith("cs20-word2vec[")]
     return pins(lines)
 

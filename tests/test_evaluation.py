@@ -9,6 +9,7 @@ import math
 
 import numpy as np
 import pytest
+from conftest import shared_file
 
 from cs20lib import evaluation
 from cs20lib.evaluation import (
@@ -26,7 +27,6 @@ from cs20lib.evaluation import (
     write_metrics,
 )
 from cs20lib.vocab import UNK, UnknownWordError, Vocabulary
-from conftest import shared_file
 
 gensim_utils = pytest.importorskip("gensim.test.utils")
 from gensim.models import KeyedVectors, Word2Vec  # noqa: E402
@@ -138,7 +138,7 @@ def planted():
     emb = rng.standard_normal((len(vocab), dim)).astype(np.float32)
     ids = vocab.index
 
-    for s, (_, a, b, c, d) in enumerate(questions[i] for i in rng.choice(len(questions), 2_500, replace=False)):
+    for _, a, b, c, d in (questions[i] for i in rng.choice(len(questions), 2_500, replace=False)):
         emb[ids[d]] = emb[ids[b]] - emb[ids[a]] + emb[ids[c]] + 0.25 * rng.standard_normal(dim)
     for first, second, score in pairs:
         emb[ids[second]] += (score / 10.0) * emb[ids[first]] / 2
@@ -150,7 +150,7 @@ def planted():
     # near ties (0.01 of noise) with the expected answer, and with other words. Not exact copies: gensim
     # breaks an exact tie by numpy's argpartition order, which no rule reproduces; our rule for exact
     # ties (the most frequent word wins) is tested by hand in test_exact_ties_go_to_the_more_frequent_word
-    for i, (_, a, b, c, d) in enumerate(questions[::400]):
+    for i, (_, _a, b, _c, d) in enumerate(questions[::400]):
         copied = emb[ids[d] if i % 2 else min(ids[b] + 1, len(vocab) - 1)]
         emb[ids[f"filler{i}"]] = copied + 1e-2 * rng.standard_normal(dim)
     emb[ids["filler1999"]] = 0.0

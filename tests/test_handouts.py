@@ -12,7 +12,6 @@ import zipfile
 
 import nbformat
 import pytest
-
 from conftest import REPO
 
 sys.path.insert(0, str(REPO / "tools"))
@@ -26,12 +25,27 @@ def small_notebook(number: int, summary: str = "A one-line summary.") -> nbforma
     notebook = nbformat.v4.new_notebook()
     notebook.metadata["cs20"] = {"summary": summary}
     notebook.cells = [
-        nbformat.v4.new_markdown_cell(f"# {number:02d} · Topic {number}\n\nInline math $x^2$ and display math:\n\n$$\\frac{{a}}{{b}}$$\n\nA `$HOME` in code stays as is."),
-        nbformat.v4.new_code_cell("print('shown to everyone')", execution_count=1, outputs=[nbformat.v4.new_output("stream", name="stdout", text="shown to everyone\n")]),
-        nbformat.v4.new_code_cell("plot()", execution_count=2, outputs=[nbformat.v4.new_output("display_data", data={"image/png": PNG_1x1, "text/plain": "<Figure>"})]),
+        nbformat.v4.new_markdown_cell(
+            f"# {number:02d} · Topic {number}\n\nInline math $x^2$ and display "
+            f"math:\n\n$$\\frac{{a}}{{b}}$$\n\nA `$HOME` in code stays as is."
+        ),
+        nbformat.v4.new_code_cell(
+            "print('shown to everyone')",
+            execution_count=1,
+            outputs=[nbformat.v4.new_output("stream", name="stdout", text="shown to everyone\n")],
+        ),
+        nbformat.v4.new_code_cell(
+            "plot()",
+            execution_count=2,
+            outputs=[nbformat.v4.new_output("display_data", data={"image/png": PNG_1x1, "text/plain": "<Figure>"})],
+        ),
         nbformat.v4.new_markdown_cell("## Exercises\n\n1. Square seven."),
-        nbformat.v4.new_code_cell("secret_answer = 7 ** 2\nprint(secret_answer)", execution_count=3, metadata={"tags": ["solution"]},
-                                  outputs=[nbformat.v4.new_output("stream", name="stdout", text="49\n")]),
+        nbformat.v4.new_code_cell(
+            "secret_answer = 7 ** 2\nprint(secret_answer)",
+            execution_count=3,
+            metadata={"tags": ["solution"]},
+            outputs=[nbformat.v4.new_output("stream", name="stdout", text="49\n")],
+        ),
     ]
     return notebook
 
@@ -41,7 +55,9 @@ def series_dir(tmp_path):
     folder = tmp_path / "notebooks"
     folder.mkdir()
     for number in (1, 0):
-        nbformat.write(small_notebook(number, summary=f"Summary of topic {number}."), folder / f"{number:02d}_topic.ipynb")
+        nbformat.write(
+            small_notebook(number, summary=f"Summary of topic {number}."), folder / f"{number:02d}_topic.ipynb"
+        )
     return folder
 
 
@@ -64,7 +80,11 @@ def test_build_writes_both_editions_index_and_zip(series_dir, tmp_path):
     assert result["notebooks"] == ["00_topic", "01_topic"]
     index = (out / "index.html").read_text()
     assert index.index("00 · Topic 0") < index.index("01 · Topic 1")
-    assert "Summary of topic 0." in index and 'href="student/01_topic.html"' in index and 'href="instructor/00_topic.html"' in index
+    assert (
+        "Summary of topic 0." in index
+        and 'href="student/01_topic.html"' in index
+        and 'href="instructor/00_topic.html"' in index
+    )
     instructor = (out / "instructor" / "00_topic.html").read_text()
     student = (out / "student" / "00_topic.html").read_text()
     assert "secret_answer" in instructor and "49" in instructor
@@ -72,14 +92,20 @@ def test_build_writes_both_editions_index_and_zip(series_dir, tmp_path):
     assert "shown to everyone" in student
     for page in (instructor, student):
         assert "<script" not in page, "handouts carry no scripts"
-        assert not re.search(r"""(src=|<link[^>]*href=)["']?(https?:)?//""", page), "handouts load nothing from the network"
+        assert not re.search(r"""(src=|<link[^>]*href=)["']?(https?:)?//""", page), (
+            "handouts load nothing from the network"
+        )
         assert f"data:image/png;base64,{PNG_1x1}" in page
         assert page.count("<math") == 2 and "$x^2$" not in page
         assert "$HOME" in page  # a dollar sign in code is not math
         assert "@media print" in page
     with zipfile.ZipFile(out / handouts.ZIP_NAME) as archive:
         names = sorted(archive.namelist())
-        assert names == ["cs20-word2vec-notebooks/00_topic.ipynb", "cs20-word2vec-notebooks/01_topic.ipynb", "cs20-word2vec-notebooks/README.txt"]
+        assert names == [
+            "cs20-word2vec-notebooks/00_topic.ipynb",
+            "cs20-word2vec-notebooks/01_topic.ipynb",
+            "cs20-word2vec-notebooks/README.txt",
+        ]
         zipped = nbformat.reads(archive.read("cs20-word2vec-notebooks/00_topic.ipynb").decode(), as_version=4)
     nbformat.validate(zipped)
     assert zipped.cells[1].outputs[0]["text"] == "shown to everyone\n"  # outputs kept
@@ -97,11 +123,15 @@ def test_a_failed_build_keeps_the_previous_handouts(series_dir, tmp_path):
         handouts.build(series_dir, out, pdf="no", log=lambda line: None)
     after = {path.relative_to(out): path.read_bytes() for path in out.rglob("*") if path.is_file()}
     assert after == before
-    assert sorted(path.name for path in tmp_path.iterdir()) == ["handouts", "notebooks"], "no staging folder left behind"
+    assert sorted(path.name for path in tmp_path.iterdir()) == ["handouts", "notebooks"], (
+        "no staging folder left behind"
+    )
 
 
 def test_index_titles_show_code_spans_as_code():
-    assert handouts.inline_code("06 · `Saver` & `Checkpoint`") == "06 · <code>Saver</code> &amp; <code>Checkpoint</code>"
+    assert (
+        handouts.inline_code("06 · `Saver` & `Checkpoint`") == "06 · <code>Saver</code> &amp; <code>Checkpoint</code>"
+    )
 
 
 def test_bad_input_is_reported_clearly(tmp_path, capsys):
@@ -135,7 +165,12 @@ def test_the_student_edition_still_runs_top_to_bottom(path):
         source = "\n".join(line for line in cell.source.splitlines() if not line.lstrip().startswith(("%", "!")))
         tree = ast.parse(source)
         stored = {node.id for node in ast.walk(tree) if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Store)}
-        stored |= {alias.asname or alias.name.split(".")[0] for node in ast.walk(tree) if isinstance(node, (ast.Import, ast.ImportFrom)) for alias in node.names}
+        stored |= {
+            alias.asname or alias.name.split(".")[0]
+            for node in ast.walk(tree)
+            if isinstance(node, (ast.Import, ast.ImportFrom))
+            for alias in node.names
+        }
         stored |= {node.name for node in ast.walk(tree) if isinstance(node, (ast.FunctionDef, ast.ClassDef))}
         if "solution" in cell.metadata.get("tags", []):
             solution_only |= stored - defined_outside

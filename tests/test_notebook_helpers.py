@@ -56,7 +56,7 @@ class _Shell:
 
 def test_short_traceback_shows_the_cells_and_the_message_only():
     shell = _Shell()
-    source = "def make():\n    raise ValueError('Variable h1 already exists\\n\\nOriginally defined at:\\n  File x, line 1')\nmake()\n"
+    source = "def make():\n    raise ValueError('Variable h1 already exists\\n\\nOriginally defined at:\\n  File x, line 1')\nmake()\n"  # noqa: E501
     cell = "/tmp/ipykernel_123/4567.py"
     shell.compile._filename_map = {cell: 7}
     linecache.cache[cell] = (len(source), None, source.splitlines(True), cell)  # as IPython registers a cell
@@ -66,7 +66,8 @@ def test_short_traceback_shows_the_cells_and_the_message_only():
         stb = notebook._short_traceback(shell, ValueError, error, error.__traceback__)
     assert stb == [
         "Cell In[7], line 3:  make()",
-        "Cell In[7], line 2:  raise ValueError('Variable h1 already exists\\n\\nOriginally defined at:\\n  File x, line 1')",
+        "Cell In[7], line 2:  raise ValueError('Variable h1 already "
+        "exists\\n\\nOriginally defined at:\\n  File x, line 1')",
         "  (1 frames inside libraries not shown: notebook.full_tracebacks() shows them)",
         "ValueError: Variable h1 already exists",
     ]

@@ -7,14 +7,21 @@ import sys
 import tomllib
 
 import pytest
-
 from conftest import REPO
 
 NOTEBOOKS = sorted((REPO / "notebooks").glob("*.ipynb"))
 SERIES = [
-    "00_setup_and_tour", "01_one_hot_vs_embeddings", "02_word2vec_nce", "03_structuring_a_model",
-    "04_variable_sharing", "05_graph_collections", "06_managing_experiments", "07_summaries_and_tensorboard",
-    "08_embedding_visualization", "09_randomness", "10_autodiff",
+    "00_setup_and_tour",
+    "01_one_hot_vs_embeddings",
+    "02_word2vec_nce",
+    "03_structuring_a_model",
+    "04_variable_sharing",
+    "05_graph_collections",
+    "06_managing_experiments",
+    "07_summaries_and_tensorboard",
+    "08_embedding_visualization",
+    "09_randomness",
+    "10_autodiff",
 ]
 
 
@@ -36,7 +43,10 @@ def test_the_gate_is_strict_nbval_over_notebooks():
 def test_every_notebook_is_collected_by_nbval():
     result = subprocess.run(
         [sys.executable, "-m", "pytest", "--collect-only", "-q", "-p", "no:cacheprovider", "notebooks"],
-        cwd=REPO, capture_output=True, text=True, timeout=300,
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=300,
     )
     assert result.returncode == 0, result.stdout + result.stderr
     collected = {}
@@ -46,13 +56,17 @@ def test_every_notebook_is_collected_by_nbval():
             collected[match[1]] = collected.get(match[1], 0) + 1
     for path in NOTEBOOKS:
         cells = [cell for cell in code_cells(path) if "".join(cell["source"]).strip()]
-        assert collected.get(path.stem) == len(cells), f"{path.name}: nbval collected {collected.get(path.stem)} of {len(cells)} code cells"
+        assert collected.get(path.stem) == len(cells), (
+            f"{path.name}: nbval collected {collected.get(path.stem)} of {len(cells)} code cells"
+        )
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
 def test_executed_in_order_with_outputs(path):
     counts = [cell["execution_count"] for cell in code_cells(path) if "".join(cell["source"]).strip()]
-    assert counts == list(range(1, len(counts) + 1)), f"{path.name}: re-run it top to bottom in a fresh kernel (make notebooks)"
+    assert counts == list(range(1, len(counts) + 1)), (
+        f"{path.name}: re-run it top to bottom in a fresh kernel (make notebooks)"
+    )
     for cell in code_cells(path):
         for output in cell["outputs"]:
             assert output.get("output_type") != "error" or "raises-exception" in cell["metadata"].get("tags", []), (

@@ -49,8 +49,21 @@ class Server:
         self.log = open(log, "wb")
         env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3", CUDA_VISIBLE_DEVICES="")
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "tensorboard.main", "--logdir", str(logdir), "--host", "127.0.0.1", "--port", str(self.port)],
-            stdin=subprocess.DEVNULL, stdout=self.log, stderr=subprocess.STDOUT, env=env,
+            [
+                sys.executable,
+                "-m",
+                "tensorboard.main",
+                "--logdir",
+                str(logdir),
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(self.port),
+            ],
+            stdin=subprocess.DEVNULL,
+            stdout=self.log,
+            stderr=subprocess.STDOUT,
+            env=env,
         )
         self.logfile = Path(log)
 
@@ -66,7 +79,9 @@ class Server:
         last = None
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
-                pytest.fail(f"TensorBoard exited with {self.proc.returncode}:\n{self.logfile.read_text(errors='replace')[-3000:]}")
+                pytest.fail(
+                    f"TensorBoard exited with {self.proc.returncode}:\n{self.logfile.read_text(errors='replace')[-3000:]}"  # noqa: E501
+                )
             try:
                 last = json.loads(self.get("/runs"))
                 if set(expected) <= set(last):
@@ -74,8 +89,10 @@ class Server:
             except (urllib.error.URLError, ConnectionError, OSError):
                 pass
             time.sleep(0.25)
-        pytest.fail(f"TensorBoard did not list {expected} within {STARTUP_TIMEOUT:.0f}s (last answer {last}):\n"
-                    f"{self.logfile.read_text(errors='replace')[-3000:]}")
+        pytest.fail(
+            f"TensorBoard did not list {expected} within {STARTUP_TIMEOUT:.0f}s (last answer {last}):\n"
+            f"{self.logfile.read_text(errors='replace')[-3000:]}"
+        )
 
     def stop(self):
         if self.proc.poll() is None:
@@ -102,13 +119,15 @@ def served(tmp_path_factory):
     logs = base / "logs"
     for form in FORMS:
         export_projector(logs / form / "projector", matrix, vocab, form=form)
-        from tensorboard.summary.writer.event_file_writer import EventFileWriter
         from tensorboard.compat.proto import event_pb2, summary_pb2
+        from tensorboard.summary.writer.event_file_writer import EventFileWriter
 
         writer = EventFileWriter(str(logs / form / "train"))
         for step in range(3):
             value = summary_pb2.Summary.Value(tag="loss", simple_value=1.0 / (step + 1))
-            writer.add_event(event_pb2.Event(step=step, wall_time=time.time(), summary=summary_pb2.Summary(value=[value])))
+            writer.add_event(
+                event_pb2.Event(step=step, wall_time=time.time(), summary=summary_pb2.Summary(value=[value]))
+            )
         writer.close()
 
     exported = export_projector(base / "exported_elsewhere", matrix * 2, vocab, n_words=30, form="tf2")
@@ -178,8 +197,13 @@ def test_file_layout_and_config(tmp_path, form):
     names = files(out)
     events = [n for n in names if n.startswith("events.out.tfevents.")]
     assert len(events) == 1
-    expected = ["checkpoint", METADATA_FILE, f"{CHECKPOINT_PREFIX}-1.data-00000-of-00001", f"{CHECKPOINT_PREFIX}-1.index",
-                "projector_config.pbtxt"] + ([f"{CHECKPOINT_PREFIX}-1.meta"] if form == "tf1" else [])
+    expected = [
+        "checkpoint",
+        METADATA_FILE,
+        f"{CHECKPOINT_PREFIX}-1.data-00000-of-00001",
+        f"{CHECKPOINT_PREFIX}-1.index",
+        "projector_config.pbtxt",
+    ] + ([f"{CHECKPOINT_PREFIX}-1.meta"] if form == "tf1" else [])
     assert sorted(n for n in names if n not in events) == sorted(expected)
 
     config = (out / "projector_config.pbtxt").read_text()
@@ -203,7 +227,9 @@ def test_re_export_replaces_the_previous_one(tmp_path):
     names = files(out)
     assert sum(n.startswith("events.out.tfevents.") for n in names) == 1
     assert [n for n in names if n.startswith(CHECKPOINT_PREFIX)] == [
-        f"{CHECKPOINT_PREFIX}-1.data-00000-of-00001", f"{CHECKPOINT_PREFIX}-1.index"]  # no stale tf1 .meta
+        f"{CHECKPOINT_PREFIX}-1.data-00000-of-00001",
+        f"{CHECKPOINT_PREFIX}-1.index",
+    ]  # no stale tf1 .meta
     state = (out / "checkpoint").read_text()
     assert state.count(f'"{CHECKPOINT_PREFIX}-1"') == 2 and "-2" not in state
     key = checkpoint_key("tf2", "vectors")

@@ -17,7 +17,6 @@ import zipfile
 from pathlib import Path
 
 import pytest
-
 from conftest import REPO
 from test_environment import canonical, constraint_pins, pyproject_pins, python_bounds, supported_pythons
 
@@ -33,8 +32,13 @@ def in_ci() -> bool:
 
 def index_reachable() -> str | None:
     """None when pip's index answers, else why not."""
-    index = subprocess.run([sys.executable, "-m", "pip", "config", "get", "global.index-url"],
-                           check=False, capture_output=True, text=True, timeout=60).stdout.strip()
+    index = subprocess.run(
+        [sys.executable, "-m", "pip", "config", "get", "global.index-url"],
+        check=False,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    ).stdout.strip()
     index = os.environ.get("PIP_INDEX_URL") or index or "https://pypi.org/simple"
     url = index.rstrip("/") + "/pip/"
     try:
@@ -58,12 +62,26 @@ def resolve(version: str, platforms: list[str], workdir: Path) -> dict[str, str]
     """pip's resolution of the direct pins under constraints.txt for ``version``: {canonical name: version}."""
     report = workdir / f"report-{version}.json"
     command = [
-        sys.executable, "-m", "pip", "install", "--dry-run", "--ignore-installed", "--quiet",
-        "--disable-pip-version-check", "--report", str(report),
-        "--target", str(workdir / "never-written"),  # pip of Python 3.11 allows --python-version only with --target
-        "--python-version", version, "--implementation", "cp", "--only-binary=:all:",
+        sys.executable,
+        "-m",
+        "pip",
+        "install",
+        "--dry-run",
+        "--ignore-installed",
+        "--quiet",
+        "--disable-pip-version-check",
+        "--report",
+        str(report),
+        "--target",
+        str(workdir / "never-written"),  # pip of Python 3.11 allows --python-version only with --target
+        "--python-version",
+        version,
+        "--implementation",
+        "cp",
+        "--only-binary=:all:",
         *(f"--platform={platform}" for platform in platforms),
-        "-c", str(REPO / "constraints.txt"),
+        "-c",
+        str(REPO / "constraints.txt"),
         *(f"{name}=={pinned}" for name, pinned in sorted(pyproject_pins().items())),
     ]
     try:
@@ -112,12 +130,16 @@ def installed_wheel(tmp_path_factory) -> dict:
         shutil.copy2(REPO / name, source / name)
     shutil.copytree(REPO / "cs20lib", source / "cs20lib", ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
     pip = [sys.executable, "-m", "pip", "--disable-pip-version-check", "-q"]
-    subprocess.run([*pip, "wheel", "--no-deps", "--no-build-isolation", "-w", str(root / "dist"), str(source)],
-                   check=True, timeout=300)
+    subprocess.run(
+        [*pip, "wheel", "--no-deps", "--no-build-isolation", "-w", str(root / "dist"), str(source)],
+        check=True,
+        timeout=300,
+    )
     (wheel,) = (root / "dist").glob("cs20_word2vec-*.whl")
     site = root / "site"
-    subprocess.run([*pip, "install", "--no-deps", "--no-index", "--target", str(site), str(wheel)],
-                   check=True, timeout=300)
+    subprocess.run(
+        [*pip, "install", "--no-deps", "--no-index", "--target", str(site), str(wheel)], check=True, timeout=300
+    )
     elsewhere = root / "elsewhere"  # the working directory of every run: not the clone, no cs20lib beside it
     elsewhere.mkdir()
     dropped = ("CS20_TEXT8", "PYTHONPATH", "no_proxy", "NO_PROXY")
@@ -127,22 +149,34 @@ def installed_wheel(tmp_path_factory) -> dict:
         CS20_CACHE_DIR=str(root / "empty-cache"),
         CS20_RUNS=str(root / "runs"),
         # no network for the text8 download: every HTTP request goes to a proxy that refuses connections
-        http_proxy="http://127.0.0.1:9", HTTP_PROXY="http://127.0.0.1:9",
-        https_proxy="http://127.0.0.1:9", HTTPS_PROXY="http://127.0.0.1:9",
+        http_proxy="http://127.0.0.1:9",
+        HTTP_PROXY="http://127.0.0.1:9",
+        https_proxy="http://127.0.0.1:9",
+        HTTPS_PROXY="http://127.0.0.1:9",
         TF_CPP_MIN_LOG_LEVEL="3",
     )
     return {"wheel": wheel, "site": site, "cwd": elsewhere, "env": env, "cache": root / "empty-cache"}
 
 
 def run_installed(installed: dict, *args: str, timeout: float = 300) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, *args], check=False, cwd=installed["cwd"], env=installed["env"],
-                          capture_output=True, text=True, timeout=timeout)
+    return subprocess.run(
+        [sys.executable, *args],
+        check=False,
+        cwd=installed["cwd"],
+        env=installed["env"],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
 
 
 def test_the_wheel_holds_every_file_of_the_package(installed_wheel):
     names = set(zipfile.ZipFile(installed_wheel["wheel"]).namelist())
-    package = {path.relative_to(REPO).as_posix() for path in (REPO / "cs20lib").rglob("*")
-               if path.is_file() and "__pycache__" not in path.parts and path.suffix != ".pyc"}
+    package = {
+        path.relative_to(REPO).as_posix()
+        for path in (REPO / "cs20lib").rglob("*")
+        if path.is_file() and "__pycache__" not in path.parts and path.suffix != ".pyc"
+    }
     assert package and package <= names, f"missing from the wheel: {sorted(package - names)}"
     assert not any(name.startswith(("tests/", "notebooks/", "tools/")) for name in names)
 
@@ -159,8 +193,15 @@ def test_the_installed_package_imports_from_outside_the_clone(installed_wheel):
 def test_the_installed_cli_answers_help(installed_wheel):
     script = installed_wheel["site"] / "bin" / "cs20"  # the console script the wheel installs
     for command in ([sys.executable, "-m", "cs20lib", "--help"], [str(script), "train", "--help"]):
-        done = subprocess.run(command, check=False, cwd=installed_wheel["cwd"], env=installed_wheel["env"],
-                              capture_output=True, text=True, timeout=300)
+        done = subprocess.run(
+            command,
+            check=False,
+            cwd=installed_wheel["cwd"],
+            env=installed_wheel["env"],
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
         assert done.returncode == 0, done.stderr
         assert "usage:" in done.stdout and "Traceback" not in done.stderr
 
@@ -171,8 +212,18 @@ def test_a_notebook_outside_the_clone_imports_the_installed_package(installed_wh
     notebook.cells.append(nbformat.v4.new_code_cell("import cs20lib\nprint(cs20lib.__file__)"))
     path = installed_wheel["cwd"] / "outside.ipynb"
     nbformat.write(notebook, path)
-    done = run_installed(installed_wheel, "-m", "nbconvert", "--to", "notebook", "--execute", "--stdout",
-                         "--ExecutePreprocessor.kernel_name=python3", "--ExecutePreprocessor.timeout=120", path.name)
+    done = run_installed(
+        installed_wheel,
+        "-m",
+        "nbconvert",
+        "--to",
+        "notebook",
+        "--execute",
+        "--stdout",
+        "--ExecutePreprocessor.kernel_name=python3",
+        "--ExecutePreprocessor.timeout=120",
+        path.name,
+    )
     assert done.returncode == 0, done.stderr[-3000:]
     (cell,) = nbformat.reads(done.stdout, as_version=4).cells
     printed = "".join(output.get("text", "") for output in cell.outputs).strip()
@@ -195,8 +246,15 @@ def test_without_text8_the_cli_says_where_to_put_it(installed_wheel):
 def test_a_missing_text8_named_by_cs20_text8_is_a_plain_error(installed_wheel):
     missing = installed_wheel["cache"] / "nowhere" / "text8.zip"
     env = dict(installed_wheel["env"], CS20_TEXT8=str(missing))
-    done = subprocess.run([sys.executable, "-m", "cs20lib", "train", "--steps", "1"], check=False,
-                          cwd=installed_wheel["cwd"], env=env, capture_output=True, text=True, timeout=600)
+    done = subprocess.run(
+        [sys.executable, "-m", "cs20lib", "train", "--steps", "1"],
+        check=False,
+        cwd=installed_wheel["cwd"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     assert done.returncode != 0
     assert "Traceback" not in done.stderr, done.stderr[-3000:]
     assert str(missing) in done.stderr and "CS20_TEXT8" in done.stderr, done.stderr[-3000:]

@@ -32,25 +32,57 @@ def test_tf2_trainer_is_as_good_as_gensim(text8_head, tmp_path):
     from gensim.models import Word2Vec
 
     config = Word2VecConfig(
-        vocab_size=None, min_count=5, keep_unk=False, embed_size=DIMS, skip_window=5, negative=5, loss="negative",
-        batching="windows", sample=1e-3, lr_decay="linear", init="word2vec", batch_size=512, learning_rate=0.025 * 512,
-        max_words=WORDS, seed=SEED,
+        vocab_size=None,
+        min_count=5,
+        keep_unk=False,
+        embed_size=DIMS,
+        skip_window=5,
+        negative=5,
+        loss="negative",
+        batching="windows",
+        sample=1e-3,
+        lr_decay="linear",
+        init="word2vec",
+        batch_size=512,
+        learning_rate=0.025 * 512,
+        max_words=WORDS,
+        seed=SEED,
     )
     data, config = prepare_data(config, text8_head)
     steps = round(EPOCHS * steps_per_epoch(config, data))
-    trainer = Trainer(config.replace(num_train_steps=steps, skip_step=steps), data.vocab, data.ids, tmp_path, verbose=False, progress=False)
+    trainer = Trainer(
+        config.replace(num_train_steps=steps, skip_step=steps),
+        data.vocab,
+        data.ids,
+        tmp_path,
+        verbose=False,
+        progress=False,
+    )
     trainer.train()
     ours_analogies, ours_wordsim = scores(trainer.embeddings(), data.vocab)
 
     words = data.corpus.words
-    model = Word2Vec([words[i : i + 10_000] for i in range(0, len(words), 10_000)], vector_size=DIMS, window=5, negative=5,
-                     min_count=5, sample=1e-3, sg=1, workers=1, seed=SEED, epochs=EPOCHS)
+    model = Word2Vec(
+        [words[i : i + 10_000] for i in range(0, len(words), 10_000)],
+        vector_size=DIMS,
+        window=5,
+        negative=5,
+        min_count=5,
+        sample=1e-3,
+        sg=1,
+        workers=1,
+        seed=SEED,
+        epochs=EPOCHS,
+    )
     keys = list(model.wv.index_to_key)
     vocab = Vocabulary(["UNK"] + keys, [0] + [int(model.wv.get_vecattr(key, "count")) for key in keys])
     vectors = np.vstack([np.zeros((1, DIMS), np.float32), model.wv.vectors])
     gensim_analogies, gensim_wordsim = scores(vectors, vocab)
 
     assert ours_analogies["considered"] == gensim_analogies["considered"] > 5000  # the same questions
-    assert ours_analogies["accuracy"] >= gensim_analogies["accuracy"] - ANALOGY_MARGIN, (ours_analogies, gensim_analogies)
+    assert ours_analogies["accuracy"] >= gensim_analogies["accuracy"] - ANALOGY_MARGIN, (
+        ours_analogies,
+        gensim_analogies,
+    )
     assert ours_wordsim["spearman"] >= gensim_wordsim["spearman"] - WORDSIM_MARGIN, (ours_wordsim, gensim_wordsim)
     assert ours_analogies["accuracy"] > 0.01 and ours_wordsim["spearman"] > 0.2  # and both really learned something

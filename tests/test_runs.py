@@ -1,7 +1,6 @@
 """Run directories: keyed on the corpus's content, resumable from the newest readable checkpoint (damaged
 ones moved aside, never pruned, never a silent restart), clear errors for unusable settings files."""
 
-import json
 import shutil
 
 import numpy as np
@@ -115,7 +114,9 @@ def test_a_failed_save_removes_its_temporary_folder_and_keeps_the_last_good_chec
         (run_dir / "checkpoints" / "ckpt-200_temp").mkdir()
         raise tf.errors.ResourceExhaustedError(None, None, "No space left on device")
 
-    with pytest.raises(RunError, match=r"could not save the checkpoint of step 200 .*No space left on device.*ckpt-100"):
+    with pytest.raises(
+        RunError, match=r"could not save the checkpoint of step 200 .*No space left on device.*ckpt-100"
+    ):
         runs.save_checkpoint(full_disk, run_dir / "checkpoints", 200, trainer.manager.latest_checkpoint)
     assert not (run_dir / "checkpoints" / "ckpt-200_temp").exists()
     assert steps_on_disk(run_dir, "ckpt") == [100]
@@ -127,7 +128,9 @@ def test_runs_are_keyed_on_the_corpus_content_not_its_name(tmp_path):
     for path, text in ((first, " the cat sat on the mat " * 50), (second, " a dog ran in the park " * 50)):
         path.parent.mkdir()
         path.write_text(text)
-    config = Word2VecConfig(vocab_size=None, embed_size=8, batch_size=16, num_sampled=4, num_train_steps=20, skip_step=10)
+    config = Word2VecConfig(
+        vocab_size=None, embed_size=8, batch_size=16, num_sampled=4, num_train_steps=20, skip_step=10
+    )
     (data_a, config_a), (data_b, config_b) = prepare_data(config, first), prepare_data(config, second)
     assert config_a.corpus == config_b.corpus == "corpus"
     assert runs.run_dir_for(config_a, "tf2") != runs.run_dir_for(config_b, "tf2")

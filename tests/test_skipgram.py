@@ -100,7 +100,16 @@ def test_subsampling_keeps_the_expected_fraction():
 
 def make_stream(**overrides):
     ids = corpus(20_000, vocab=500, seed=6)
-    settings = dict(ids=ids, batch_size=64, skip_window=3, seed=7, sample=1e-3, counts=np.bincount(ids, minlength=500), epochs=3, block=4096)
+    settings = dict(
+        ids=ids,
+        batch_size=64,
+        skip_window=3,
+        seed=7,
+        sample=1e-3,
+        counts=np.bincount(ids, minlength=500),
+        epochs=3,
+        block=4096,
+    )
     settings.update(overrides)
     return SkipGramStream(**settings)
 
@@ -212,7 +221,9 @@ def test_window_chunks_hold_the_same_pairs_grouped_by_center():
     for chunk_centers, chunk_windows in stream.window_chunks():
         assert chunk_windows.shape[2] % 2 == 0 and chunk_windows.shape[2] <= 2 * stream.skip_window
         # expand each window to pairs (offsets -r..-1, 1..r in order): exactly the lecture's pairs
-        for c, row in zip(chunk_centers.reshape(-1).tolist(), chunk_windows.reshape(-1, chunk_windows.shape[2]).tolist()):
+        for c, row in zip(
+            chunk_centers.reshape(-1).tolist(), chunk_windows.reshape(-1, chunk_windows.shape[2]).tolist()
+        ):
             expanded += [(c, t) for t in row if t >= 0]
     ids, drawn = stream.epoch_corpus(0)
     pair_centers, pair_targets = skipgram_pairs(ids, drawn)
@@ -225,7 +236,11 @@ def test_window_chunks_hold_the_same_pairs_grouped_by_center():
 @pytest.mark.parametrize("start", [0, 5, 64, 333])
 def test_window_chunks_resume_at_a_batch(start):
     everything = [(c, w) for chunk_c, chunk_w in make_stream().window_chunks() for c, w in zip(chunk_c, chunk_w)]
-    resumed = [(c, w) for chunk_c, chunk_w in make_stream().window_chunks(start, batches_per_chunk=7) for c, w in zip(chunk_c, chunk_w)]
+    resumed = [
+        (c, w)
+        for chunk_c, chunk_w in make_stream().window_chunks(start, batches_per_chunk=7)
+        for c, w in zip(chunk_c, chunk_w)
+    ]
     assert len(resumed) == len(everything) - start
     for (a, b), (c, d) in zip(everything[start:], resumed):
         assert np.array_equal(a, c) and np.array_equal(b, d)
@@ -238,7 +253,14 @@ def test_shuffled_window_chunks_carry_little_padding():
     for chunk_centers, chunk_windows in stream.window_chunks():
         slots += chunk_windows.size
         valid += int((chunk_windows >= 0).sum())
-        pairs += [(c, t) for c, row in zip(chunk_centers.reshape(-1).tolist(), chunk_windows.reshape(-1, chunk_windows.shape[2]).tolist()) for t in row if t >= 0]
+        pairs += [
+            (c, t)
+            for c, row in zip(
+                chunk_centers.reshape(-1).tolist(), chunk_windows.reshape(-1, chunk_windows.shape[2]).tolist()
+            )
+            for t in row
+            if t >= 0
+        ]
     ids, drawn = stream.epoch_corpus(0)
     lecture = list(zip(*(a.tolist() for a in skipgram_pairs(ids, drawn))))
     assert not (collections.Counter(pairs) - collections.Counter(lecture))  # every pair is one of the lecture's

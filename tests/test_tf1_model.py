@@ -22,8 +22,22 @@ def toy():
 
 def build(toy, run_dir, embed_size=16, **kwargs):
     stream = SkipGramStream(toy.ids, 32, 1, seed=0)
-    config = Word2VecConfig(vocab_size=200, embed_size=embed_size, batch_size=32, num_sampled=8, skip_step=100, corpus="toy")
-    return SkipGramModel(stream, len(toy.vocab), embed_size, 32, 8, 1.0, skip_step=100, run_dir=run_dir, config=config, verbose=False, **kwargs).build_graph()
+    config = Word2VecConfig(
+        vocab_size=200, embed_size=embed_size, batch_size=32, num_sampled=8, skip_step=100, corpus="toy"
+    )
+    return SkipGramModel(
+        stream,
+        len(toy.vocab),
+        embed_size,
+        32,
+        8,
+        1.0,
+        skip_step=100,
+        run_dir=run_dir,
+        config=config,
+        verbose=False,
+        **kwargs,
+    ).build_graph()
 
 
 def test_builds_twice_in_one_process(toy, tmp_path):
@@ -111,7 +125,9 @@ def test_resumed_runs_keep_pruning_old_checkpoints(toy, tmp_path):
     state = tf.compat.v1.train.get_checkpoint_state(str(tmp_path / "run" / "checkpoints"))
     kept = [int(path.rsplit("-", 1)[1]) for path in state.all_model_checkpoint_paths]
     assert kept == [400, 500, 600, 700, 800]
-    on_disk = sorted(int(p.name.split("-")[2].split(".")[0]) for p in (tmp_path / "run" / "checkpoints").glob("skip-gram-*.index"))
+    on_disk = sorted(
+        int(p.name.split("-")[2].split(".")[0]) for p in (tmp_path / "run" / "checkpoints").glob("skip-gram-*.index")
+    )
     assert on_disk == kept
 
 

@@ -134,9 +134,7 @@ def test_deterministic_across_processes(text0):
     for hash_seed in ("1", "999"):
         env = dict(os.environ, PYTHONHASHSEED=hash_seed)
         env["PYTHONPATH"] = os.pathsep.join([root, env.get("PYTHONPATH", "")])
-        out = subprocess.run(
-            [sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True
-        )
+        out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True)
         assert out.stdout == expected
 
 
@@ -207,8 +205,7 @@ def test_analogies_format():
 
 
 def test_analogy_words_occur_in_corpus(counts0):
-    words = {w for line in toy_analogies().splitlines() if not line.startswith(":")
-             for w in line.split()}
+    words = {w for line in toy_analogies().splitlines() if not line.startswith(":") for w in line.split()}
     assert words == set(ALL_RELATION_WORDS)
     assert all(counts0[w] >= 50 for w in words)
 
@@ -240,9 +237,7 @@ def test_write_toy_analogies_roundtrip(tmp_path):
 # seeds 0..7 (gensim seed = corpus seed + 1) gave overall accuracy 0.939-0.987
 # (worst family 0.900), and corpus seed 0 with gensim seeds 1..10 gave
 # 0.942-0.981 (worst family 0.900); the word-shuffled control gave 0.000-0.003.
-W2V_SETTINGS = dict(
-    sg=1, vector_size=50, window=5, negative=5, min_count=1, workers=1, seed=1, epochs=20
-)
+W2V_SETTINGS = dict(sg=1, vector_size=50, window=5, negative=5, min_count=1, workers=1, seed=1, epochs=20)
 MIN_TOTAL_ACCURACY = 0.75
 MIN_FAMILY_ACCURACY = 0.6
 MAX_SHUFFLED_ACCURACY = 0.05

@@ -6,19 +6,18 @@ import signal
 import subprocess
 import sys
 import time
-from pathlib import Path
 
 import numpy as np
 import pytest
 import tensorflow as tf
-
 from conftest import REPO
+
 from cs20lib.config import Word2VecConfig
 from cs20lib.events import read_events
 from cs20lib.experiment import prepare_data
+from cs20lib.progress import TrainingDivergedError
 from cs20lib.runs import CheckpointMismatchError, load_embeddings
 from cs20lib.tf2_model import SGD, SkipGram, log_uniform_sample
-from cs20lib.progress import TrainingDivergedError
 from cs20lib.training import Trainer
 
 SMALL = dict(vocab_size=300, embed_size=16, batch_size=32, num_sampled=8, negative=5, skip_window=2, corpus="toy")
@@ -42,7 +41,15 @@ def trainer(toy, run_dir, **overrides):
     [
         dict(loss="nce"),
         dict(loss="negative", sample=1e-3, lr_decay="linear", learning_rate=0.5, keep_unk=False, init="word2vec"),
-        dict(loss="negative", batching="windows", sample=1e-3, lr_decay="linear", learning_rate=0.5, keep_unk=False, init="word2vec"),
+        dict(
+            loss="negative",
+            batching="windows",
+            sample=1e-3,
+            lr_decay="linear",
+            learning_rate=0.5,
+            keep_unk=False,
+            init="word2vec",
+        ),
     ],
     ids=["lecture-nce", "word2vec-negative", "word2vec-windows"],
 )
@@ -59,16 +66,25 @@ def test_resumed_run_equals_uninterrupted_run(toy, tmp_path, settings):
     assert result.step == 600 and [step for step, _ in result.history] == [399, 599]
     np.testing.assert_array_equal(resumed.embeddings(), straight.embeddings())  # bitwise: op determinism
     np.testing.assert_array_equal(resumed.model.output_weight.numpy(), straight.model.output_weight.numpy())
-    assert not np.allclose(straight.embeddings(), trainer(toy, tmp_path / "fresh", **settings).embeddings())  # training moved them
+    assert not np.allclose(
+        straight.embeddings(), trainer(toy, tmp_path / "fresh", **settings).embeddings()
+    )  # training moved them
 
 
 def test_checkpoint_holds_model_optimizer_step_position_and_noise_state(toy, tmp_path):
     run = trainer(toy, tmp_path / "run")
     run.train(until_step=200)
-    keys = set(tf.train.list_variables(run.manager.latest_checkpoint) and dict(tf.train.list_variables(run.manager.latest_checkpoint)))
-    for key in ("model/embed_matrix/.ATTRIBUTES/VARIABLE_VALUE", "model/output_weight/.ATTRIBUTES/VARIABLE_VALUE",
-                "optimizer/iterations/.ATTRIBUTES/VARIABLE_VALUE", "step/.ATTRIBUTES/VARIABLE_VALUE",
-                "data_position/.ATTRIBUTES/VARIABLE_VALUE"):
+    keys = set(
+        tf.train.list_variables(run.manager.latest_checkpoint)
+        and dict(tf.train.list_variables(run.manager.latest_checkpoint))
+    )
+    for key in (
+        "model/embed_matrix/.ATTRIBUTES/VARIABLE_VALUE",
+        "model/output_weight/.ATTRIBUTES/VARIABLE_VALUE",
+        "optimizer/iterations/.ATTRIBUTES/VARIABLE_VALUE",
+        "step/.ATTRIBUTES/VARIABLE_VALUE",
+        "data_position/.ATTRIBUTES/VARIABLE_VALUE",
+    ):
         assert key in keys
     assert any(key.startswith("noise/") for key in keys)
     np.testing.assert_array_equal(load_embeddings(tmp_path / "run"), run.embeddings())
@@ -92,7 +108,9 @@ def test_nan_loss_stops_and_keeps_the_last_good_checkpoint(toy, tmp_path):
     with pytest.raises(TrainingDivergedError, match=r"the loss became (nan|inf) at step 200.*last good checkpoint"):
         run.train()
     assert tf.train.latest_checkpoint(str(tmp_path / "run" / "checkpoints")) == good
-    np.testing.assert_array_equal(tf.train.load_checkpoint(good).get_tensor("model/embed_matrix/.ATTRIBUTES/VARIABLE_VALUE"), saved)
+    np.testing.assert_array_equal(
+        tf.train.load_checkpoint(good).get_tensor("model/embed_matrix/.ATTRIBUTES/VARIABLE_VALUE"), saved
+    )
     assert np.isfinite(trainer(toy, tmp_path / "run").embeddings()).all()  # a restart resumes from it
 
 
@@ -159,12 +177,26 @@ def test_toy_training_recovers_planted_analogies(tmp_path):
     from cs20lib.evaluation import evaluate_analogies
     from cs20lib.toy_corpus import write_toy_analogies
 
-    config = Word2VecConfig(vocab_size=None, embed_size=32, batch_size=512, skip_window=5, negative=5, loss="negative",
-                            learning_rate=12.8, lr_decay="linear", init="word2vec", num_train_steps=9700, skip_step=9700, corpus="toy")
+    config = Word2VecConfig(
+        vocab_size=None,
+        embed_size=32,
+        batch_size=512,
+        skip_window=5,
+        negative=5,
+        loss="negative",
+        learning_rate=12.8,
+        lr_decay="linear",
+        init="word2vec",
+        num_train_steps=9700,
+        skip_step=9700,
+        corpus="toy",
+    )
     data, config = prepare_data(config, "toy")
     run = Trainer(config, data.vocab, data.ids, tmp_path / "run", verbose=False, progress=False)
     run.train()
-    result = evaluate_analogies(run.embeddings(), data.vocab, write_toy_analogies(tmp_path / "toy.txt"), restrict_vocab=None)
+    result = evaluate_analogies(
+        run.embeddings(), data.vocab, write_toy_analogies(tmp_path / "toy.txt"), restrict_vocab=None
+    )
     assert result["considered"] == 312
     assert result["accuracy"] >= 0.75, result
     assert all(section["accuracy"] >= 0.6 for section in result["sections"].values()), result["sections"]
@@ -173,9 +205,37 @@ def test_toy_training_recovers_planted_analogies(tmp_path):
 def test_sigkill_mid_training_then_resume(tmp_path):
     """A run killed with SIGKILL mid-training resumes from its last checkpoint to the same weights."""
     run_dir = tmp_path / "killed"
-    command = [sys.executable, "-m", "cs20lib", "train", "--preset", "lecture", "--corpus", "toy", "--vocab-size", "300", "--embed-size", "16",
-               "--batch-size", "32", "--num-sampled", "8", "--skip-window", "2", "--steps", "30000", "--skip-step", "1000",
-               "--run-dir", str(run_dir), "--quiet", "--tsne-words", "50", "--num-visualize", "100"]
+    command = [
+        sys.executable,
+        "-m",
+        "cs20lib",
+        "train",
+        "--preset",
+        "lecture",
+        "--corpus",
+        "toy",
+        "--vocab-size",
+        "300",
+        "--embed-size",
+        "16",
+        "--batch-size",
+        "32",
+        "--num-sampled",
+        "8",
+        "--skip-window",
+        "2",
+        "--steps",
+        "30000",
+        "--skip-step",
+        "1000",
+        "--run-dir",
+        str(run_dir),
+        "--quiet",
+        "--tsne-words",
+        "50",
+        "--num-visualize",
+        "100",
+    ]
     env = {**os.environ, "PYTHONPATH": str(REPO)}
     process = subprocess.Popen(command, cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
     deadline = time.monotonic() + 240
@@ -195,7 +255,7 @@ def test_sigkill_mid_training_then_resume(tmp_path):
 
     finished = subprocess.run(command, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=600)
     assert finished.returncode == 0, finished.stderr
-    assert f"resuming from" in finished.stdout and (run_dir / "metrics.json").exists()
+    assert "resuming from" in finished.stdout and (run_dir / "metrics.json").exists()
 
     # the same settings, uninterrupted, in this process
     config = Word2VecConfig(**{**SMALL, "num_train_steps": 30000, "skip_step": 1000})
@@ -224,7 +284,9 @@ def test_negative_sampling_update_is_sgd_on_the_tapes_gradient(width, jit):
     for model in (by_hand, by_tape):  # start from non-zero output vectors and a bias the update must not touch
         model.output_weight.assign(tf.random.stateless_normal([40, 8], seed=[3, 4]))
         model.output_bias.assign(tf.random.stateless_normal([40], seed=[1, 2]))
-    step = tf.function(lambda: negative_sampling_update(by_hand, outputs, inputs, negatives, 0.3 * 6, 6), jit_compile=jit)
+    step = tf.function(
+        lambda: negative_sampling_update(by_hand, outputs, inputs, negatives, 0.3 * 6, 6), jit_compile=jit
+    )
     loss = step()
 
     pairs = tf.reduce_sum(tf.cast(inputs >= 0, tf.float32))
@@ -245,7 +307,7 @@ def test_alias_table_draws_unigram_to_the_three_quarters():
     counts = np.array([500, 100, 50, 16, 1, 0, 7, 300])
     keep, alias = alias_table(counts)
     draws = draw_negatives(tf.constant(keep), tf.constant(alias), [400_000], tf.constant([5, 6], tf.int64)).numpy()
-    weights = counts ** 0.75
+    weights = counts**0.75
     weights[0] = 0  # UNK is never a negative
     expected = weights / weights.sum()
     observed = np.bincount(draws, minlength=len(counts)) / len(draws)

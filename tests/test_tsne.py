@@ -159,8 +159,13 @@ def test_figure_labels_every_word_and_leaves_the_global_backend_alone(tmp_path):
         print("ok")
         """
     )
-    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60,
-                            cwd=Path(__file__).resolve().parents[1])
+    result = subprocess.run(
+        [sys.executable, "-c", script],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        cwd=Path(__file__).resolve().parents[1],
+    )
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "ok"
     assert png_size(tmp_path / "x.png") == (1200, 1200)

@@ -36,8 +36,8 @@ import zipfile
 from pathlib import Path
 
 import latex2mathml.converter
-from jinja2 import pass_context
 import nbformat
+from jinja2 import pass_context
 from nbconvert.exporters import HTMLExporter
 from nbconvert.filters.markdown_mistune import IPythonRenderer, MarkdownWithMath
 
@@ -123,7 +123,9 @@ def tex_to_mathml(tex: str, display: bool) -> str:
     try:
         return latex2mathml.converter.convert(tex, display="block" if display else "inline")
     except Exception as error:  # latex2mathml raises many kinds
-        raise HandoutError(f"cannot convert the math {tex!r} to MathML ({type(error).__name__}: {error}); simplify it") from error
+        raise HandoutError(
+            f"cannot convert the math {tex!r} to MathML ({type(error).__name__}: {error}); simplify it"
+        ) from error
 
 
 class MathMLRenderer(IPythonRenderer):
@@ -174,7 +176,10 @@ class HandoutExporter(HTMLExporter):
 
     def render(self, notebook: nbformat.NotebookNode, name: str, folder: Path) -> str:
         """The page of ``notebook``; ``folder`` is where it lives (for images it links relatively)."""
-        resources = {"metadata": {"name": name, "path": str(folder)}, "handout": {"edition": self.edition, "index_href": self.index_href}}
+        resources = {
+            "metadata": {"name": name, "path": str(folder)},
+            "handout": {"edition": self.edition, "index_href": self.index_href},
+        }
         body, _ = self.from_notebook_node(notebook, resources=resources)
         return body
 
@@ -187,7 +192,8 @@ INDEX_TEMPLATE = """<!DOCTYPE html>
 <title>cs20-word2vec handouts</title>
 <link rel="icon" href="data:,">
 <style>
-body {{ font-family: system-ui, sans-serif; max-width: 52rem; margin: 2rem auto; padding: 0 1rem; line-height: 1.45; color: #222; }}
+body {{ font-family: system-ui, sans-serif; max-width: 52rem; margin: 2rem auto; padding: 0 1rem;
+        line-height: 1.45; color: #222; }}
 h1 {{ font-size: 1.6rem; }}
 ol {{ padding-left: 1.5rem; }}
 li {{ margin: 0.7rem 0; }}
@@ -232,7 +238,11 @@ def index_page(entries: list[dict], with_pdf: bool) -> str:
         )
     book_links = ""
     if with_pdf:
-        book_links = " Whole series as one PDF: " + ", ".join(f'<a href="{edition}.pdf">{edition}</a>' for edition in EDITIONS) + "."
+        book_links = (
+            " Whole series as one PDF: "
+            + ", ".join(f'<a href="{edition}.pdf">{edition}</a>' for edition in EDITIONS)
+            + "."
+        )
     return INDEX_TEMPLATE.format(items="\n".join(items), zip_name=ZIP_NAME, book_links=book_links)
 
 
@@ -281,8 +291,14 @@ def find_chromium() -> str | None:
 def chromium_flags(user_data_dir: str) -> list[str]:
     """Headless flags that keep Chromium off the network (no sync, updates or background requests)."""
     flags = [
-        "--headless", "--disable-gpu", "--no-first-run", "--disable-background-networking",
-        "--disable-component-update", "--disable-sync", "--disable-quic", f"--user-data-dir={user_data_dir}",
+        "--headless",
+        "--disable-gpu",
+        "--no-first-run",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        "--disable-quic",
+        f"--user-data-dir={user_data_dir}",
     ]
     if hasattr(os, "geteuid") and os.geteuid() == 0:
         flags.append("--no-sandbox")  # Chromium refuses to start as root with its sandbox
@@ -293,11 +309,19 @@ def print_pdf(chromium: str, html_path: Path, pdf_path: Path, timeout: float = 1
     """Print one HTML page to PDF with headless Chromium (``--print-to-pdf``, no header or footer)."""
     with tempfile.TemporaryDirectory(prefix="cs20-chromium-") as profile:
         tmp = pdf_path.with_suffix(".pdf.tmp")
-        command = [chromium, *chromium_flags(profile), "--no-pdf-header-footer", f"--print-to-pdf={tmp}", html_path.resolve().as_uri()]
+        command = [
+            chromium,
+            *chromium_flags(profile),
+            "--no-pdf-header-footer",
+            f"--print-to-pdf={tmp}",
+            html_path.resolve().as_uri(),
+        ]
         result = subprocess.run(command, capture_output=True, text=True, timeout=timeout)
         if result.returncode != 0 or not tmp.exists() or tmp.stat().st_size == 0:
             tmp.unlink(missing_ok=True)
-            raise HandoutError(f"Chromium could not print {html_path.name} (exit {result.returncode}): {result.stderr.strip()[-500:]}")
+            raise HandoutError(
+                f"Chromium could not print {html_path.name} (exit {result.returncode}): {result.stderr.strip()[-500:]}"
+            )
         os.replace(tmp, pdf_path)
 
 
@@ -326,7 +350,9 @@ def build(notebook_dir: Path, out: Path, pdf: str = "auto", log=print) -> dict:
     """
     chromium = find_chromium() if pdf != "no" else None
     if pdf == "yes" and chromium is None:
-        raise HandoutError("PDF handouts need Chromium: install Debian's package (sudo apt-get install chromium) or set CS20_CHROMIUM")
+        raise HandoutError(
+            "PDF handouts need Chromium: install Debian's package (sudo apt-get install chromium) or set CS20_CHROMIUM"
+        )
     paths = series(notebook_dir)
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
@@ -343,7 +369,9 @@ def build(notebook_dir: Path, out: Path, pdf: str = "auto", log=print) -> dict:
             student = student_edition(notebook)
             students.append((path.stem, student))
             for edition, version in (("instructor", notebook), ("student", student)):
-                (staging / edition / f"{path.stem}.html").write_text(exporters[edition].render(version, path.stem, path.parent), encoding="utf-8")
+                (staging / edition / f"{path.stem}.html").write_text(
+                    exporters[edition].render(version, path.stem, path.parent), encoding="utf-8"
+                )
             entries.append({"stem": path.stem, "title": title, "summary": summary})
             log(f"html  {path.stem}")
         write_student_zip(students, staging / ZIP_NAME)
@@ -357,7 +385,10 @@ def build(notebook_dir: Path, out: Path, pdf: str = "auto", log=print) -> dict:
                     log(f"pdf   {edition}/{entry['stem']}")
                 merge_pdfs(parts, staging / f"{edition}.pdf")
         elif pdf == "auto":
-            log("PDF handouts skipped: Chromium is not installed (Debian: sudo apt-get install chromium; or set CS20_CHROMIUM)")
+            log(
+                "PDF handouts skipped: Chromium is not installed (Debian: "
+                "sudo apt-get install chromium; or set CS20_CHROMIUM)"
+            )
         (staging / "index.html").write_text(index_page(entries, with_pdf=chromium is not None), encoding="utf-8")
         if out.exists():
             old = out.with_name(out.name + ".old")
@@ -378,10 +409,19 @@ def build(notebook_dir: Path, out: Path, pdf: str = "auto", log=print) -> dict:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--notebooks", type=Path, default=REPO / "notebooks", help="folder of NN_name.ipynb notebooks")
-    parser.add_argument("--out", type=Path, default=REPO / "handouts", help="output folder (replaced when the build succeeds)")
-    parser.add_argument("--pdf", choices=["auto", "yes", "no"], default="auto", help="PDFs with Chromium: when installed (auto), required (yes), never (no)")
+    parser.add_argument(
+        "--out", type=Path, default=REPO / "handouts", help="output folder (replaced when the build succeeds)"
+    )
+    parser.add_argument(
+        "--pdf",
+        choices=["auto", "yes", "no"],
+        default="auto",
+        help="PDFs with Chromium: when installed (auto), required (yes), never (no)",
+    )
     args = parser.parse_args(argv)
     try:
         result = build(args.notebooks, args.out, args.pdf)
