@@ -12,252 +12,24 @@ from __future__ import annotations
 
 import argparse
 import errno
-import math
-import os
 import sys
 import time
 from pathlib import Path
 
-from .config import PRESETS, Word2VecConfig
+from . import cli_flags
+from .cli_flags import (
+    DEFAULT_PRESET,
+    _check_output_flags,
+    _check_run_root,
+    _epochs,
+    config_from,
+    preset_name,
+)
+from .config import PRESETS
 from .corpus import CorpusError
 from .progress import TrainingDivergedError
-from .projector import NUM_VISUALIZE
 from .runs import RunError
-from .tsne import TSNE_WORDS
 from .vocab import UnknownWordError
-
-#: evaluation and output defaults: the lecture's 3,000 projector words, word2vec's 30,000 analogy candidates
-RESTRICT_VOCAB = 30_000
-DEFAULT_PRESET = "word2vec"
-
-#: training flags: (flag, config field, type, help); their defaults come from the preset
-TRAINING_FLAGS = [
-    ("--vocab-size", "vocab_size", int, "vocabulary size counting UNK; 0 = every word seen --min-count times"),
-    ("--min-count", "min_count", int, "ignore words seen fewer times"),
-    ("--batch-size", "batch_size", int, "pairs per step (with --batching windows: centers per step)"),
-    ("--embed-size", "embed_size", int, "embedding dimension"),
-    ("--skip-window", "skip_window", int, "largest context window"),
-    ("--num-sampled", "num_sampled", int, "NCE: noise words per batch"),
-    ("--negative", "negative", int, "negative sampling: noise words per pair"),
-    ("--learning-rate", "learning_rate", float, "SGD learning rate of the batch-mean loss"),
-    ("--loss", "loss", str, "nce (the lecture's) or negative (word2vec's negative sampling)"),
-    ("--sample", "sample", float, "subsampling threshold for frequent words; 0 = off"),
-    (
-        "--batching",
-        "batching",
-        str,
-        "pairs: --batch-size pairs per step (the lecture); windows: --batch-size centers "
-        "with their whole windows, negatives shared per window (word2vec's order; needs --loss negative)",
-    ),
-    ("--lr-decay", "lr_decay", str, "learning-rate schedule: none or linear"),
-    ("--init", "init", str, "initial embeddings: uniform or word2vec"),
-    ("--skip-step", "skip_step", int, "report the average loss and checkpoint every N steps"),
-    ("--seed", "seed", int, "seed of every random choice"),
-    ("--max-words", "max_words", int, "use only the first N words of the corpus"),
-]
-CHOICES = {
-    "loss": ["nce", "negative"],
-    "batching": ["pairs", "windows"],
-    "lr_decay": ["none", "linear"],
-    "init": ["uniform", "word2vec"],
-}
-
-
-def _preset_help() -> str:
-    lines = [f"{name}: {preset.description}" for name, preset in PRESETS.items()]
-    return (
-        f"named recipe the other flags start from (default: {DEFAULT_PRESET}; with --model tf1: lecture). "
-        + "; ".join(lines)
-    )
-
-
-def _corpus_flags(parser: argparse.ArgumentParser) -> None:
-    group = parser.add_argument_group("corpus")
-    group.add_argument(
-        "--corpus",
-        default=None,
-        help="'toy' for the built-in toy corpus, or a path to a text8-format file (plain or zipped). Default: "
-        "$CS20_TEXT8 if set, else text8 downloaded into the cache and verified; offline, the toy corpus",
-    )
-
-
-def _training_flags(parser: argparse.ArgumentParser) -> None:
-    group = parser.add_argument_group("model and training (defaults: the preset's)")
-    group.add_argument("--preset", choices=sorted(PRESETS), default=None, help=_preset_help())
-    group.add_argument(
-        "--model",
-        choices=["tf2", "tf1"],
-        default="tf2",
-        help="tf2: the tf.Module trainer; tf1: the lecture's graph-mode SkipGramModel (default: tf2)",
-    )
-    group.add_argument(
-        "--steps", type=int, default=None, help="train until this global step (resumes a run that has fewer)"
-    )
-    group.add_argument("--epochs", type=float, default=None, help="train this many passes over the corpus instead")
-    for flag, name, kind, text in TRAINING_FLAGS:
-        group.add_argument(flag, dest=name, type=kind, default=None, choices=CHOICES.get(name), help=text)
-    group.add_argument(
-        "--drop-unk",
-        dest="keep_unk",
-        action="store_false",
-        default=None,
-        help="drop UNK tokens before making pairs (word2vec) instead of training on them (the lecture)",
-    )
-    group.add_argument("--keep-unk", dest="keep_unk", action="store_true", help="train on UNK tokens like any word")
-
-
-def _evaluation_flags(group) -> None:
-    group.add_argument(
-        "--analogies",
-        default=None,
-        help="analogy questions file (default: Google's questions-words.txt; toy corpus: its own)",
-    )
-    group.add_argument(
-        "--wordsim", default=None, help="word-pair similarity file (default: WordSim-353; toy corpus: none)"
-    )
-    group.add_argument(
-        "--restrict-vocab",
-        type=int,
-        default=RESTRICT_VOCAB,
-        help="analogies use only the N most frequent words, as gensim (default: %(default)s)",
-    )
-
-
-def _output_flags(parser: argparse.ArgumentParser) -> None:
-    group = parser.add_argument_group("outputs")
-    group.add_argument(
-        "--num-visualize",
-        type=int,
-        default=NUM_VISUALIZE,
-        help="words exported to the projector (default: %(default)s, the lecture's)",
-    )
-    group.add_argument(
-        "--tsne-words",
-        type=int,
-        default=TSNE_WORDS,
-        help="most frequent words in the t-SNE plot; 0 = no plot (default: %(default)s)",
-    )
-    _evaluation_flags(group)
-
-
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="python -m cs20lib", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
-    parser.add_argument(
-        "--verbose", action="store_true", help="show TensorFlow's C++ log lines (or set TF_CPP_MIN_LOG_LEVEL yourself)"
-    )
-    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-
-    train = commands.add_parser("train", help=cmd_train.__doc__, description=cmd_train.__doc__)
-    _corpus_flags(train)
-    _training_flags(train)
-    _output_flags(train)
-    where = train.add_argument_group("where")
-    where.add_argument(
-        "--run-dir",
-        default=None,
-        help="run directory (default: RUNS_ROOT/<model, corpus and settings>, so other settings or "
-        "another corpus never share checkpoints)",
-    )
-    where.add_argument(
-        "--runs-root",
-        default=os.environ.get("CS20_RUNS", "runs"),
-        help="where run directories go (default: $CS20_RUNS or ./runs)",
-    )
-    where.add_argument("--quiet", action="store_true", help="no progress bar or progress figures")
-    train.set_defaults(run=cmd_train)
-
-    evaluate = commands.add_parser("evaluate", help=cmd_evaluate.__doc__, description=cmd_evaluate.__doc__)
-    evaluate.add_argument("run_dir", help="a run directory written by train")
-    _evaluation_flags(evaluate)
-    evaluate.set_defaults(run=cmd_evaluate)
-
-    project = commands.add_parser("project", help=cmd_project.__doc__, description=cmd_project.__doc__)
-    project.add_argument("run_dir", help="a run directory written by train")
-    project.add_argument(
-        "--num-visualize",
-        type=int,
-        default=NUM_VISUALIZE,
-        help="how many of the most frequent words (default: %(default)s)",
-    )
-    project.set_defaults(run=cmd_project)
-
-    tsne = commands.add_parser("tsne", help=cmd_tsne.__doc__, description=cmd_tsne.__doc__)
-    tsne.add_argument("run_dir", help="a run directory written by train")
-    tsne.add_argument(
-        "--tsne-words", type=int, default=TSNE_WORDS, help="how many of the most frequent words (default: %(default)s)"
-    )
-    tsne.add_argument("--output", default=None, help="PNG path (default: RUN_DIR/tsne.png)")
-    tsne.set_defaults(run=cmd_tsne)
-
-    neighbours = commands.add_parser("neighbours", help=cmd_neighbours.__doc__, description=cmd_neighbours.__doc__)
-    neighbours.add_argument("run_dir", help="a run directory written by train")
-    neighbours.add_argument("words", nargs="+", help="query words")
-    neighbours.add_argument("-k", type=int, default=8, help="neighbours per word (default: %(default)s)")
-    neighbours.set_defaults(run=cmd_neighbours)
-
-    stats = commands.add_parser("stats", help=cmd_stats.__doc__, description=cmd_stats.__doc__)
-    _corpus_flags(stats)
-    _training_flags(stats)
-    stats.set_defaults(run=cmd_stats)
-    return parser
-
-
-# ----------------------------------------------------------------------------------------------
-# From flags to settings, checked before anything runs
-# ----------------------------------------------------------------------------------------------
-def preset_name(args: argparse.Namespace) -> str:
-    """The preset asked for; without --preset, the lecture's for its graph model and word2vec's otherwise."""
-    return args.preset or ("lecture" if args.model == "tf1" else DEFAULT_PRESET)
-
-
-def config_from(args: argparse.Namespace) -> Word2VecConfig:
-    """The preset's settings with every flag given on the command line on top."""
-    preset = PRESETS[preset_name(args)]
-    settings = dict(preset.settings)
-    for _, name, _, _ in TRAINING_FLAGS:
-        if getattr(args, name) is not None:
-            settings[name] = getattr(args, name)
-    if args.keep_unk is not None:
-        settings["keep_unk"] = args.keep_unk
-    if settings.get("vocab_size") == 0:
-        settings["vocab_size"] = None
-    if args.steps is not None:
-        settings["num_train_steps"] = args.steps
-    config = Word2VecConfig(**settings)
-    return config.replace(skip_step=min(config.skip_step, config.num_train_steps))
-
-
-def _check_output_flags(args: argparse.Namespace) -> None:
-    from . import checks
-
-    for name, minimum in (("num_visualize", 1), ("tsne_words", 0), ("restrict_vocab", 1), ("k", 1)):
-        if hasattr(args, name):
-            checks.integer("--" + name.replace("_", "-"), getattr(args, name), minimum)
-    for name in ("analogies", "wordsim"):
-        path = getattr(args, name, None)
-        if path is not None and not Path(path).is_file():
-            raise FileNotFoundError(
-                f"--{name} {path}: {'a folder' if Path(path).is_dir() else 'no such file'}; pass the path of a file."
-            )
-
-
-def _epochs(args: argparse.Namespace):
-    """The number of epochs to train (--epochs, or the preset's unless --steps is given), checked."""
-    preset = PRESETS[preset_name(args)]
-    epochs = args.epochs if args.epochs is not None else (None if args.steps is not None else preset.epochs)
-    if epochs is not None and not (math.isfinite(epochs) and epochs > 0):
-        raise ValueError(f"--epochs must be a finite number > 0, not {epochs}")
-    if args.steps is not None and args.epochs is not None:
-        raise ValueError("give --steps or --epochs, not both")
-    return epochs
-
-
-def _check_run_root(args: argparse.Namespace) -> None:
-    for flag, value in (("--run-dir", args.run_dir), ("--runs-root", args.runs_root)):
-        if value is not None and Path(value).exists() and not Path(value).is_dir():
-            raise RunError(f"{flag} {value} is a file, not a directory; choose another one.")
 
 
 # ----------------------------------------------------------------------------------------------
@@ -423,6 +195,19 @@ def cmd_stats(args: argparse.Namespace) -> int:
 
 
 # ----------------------------------------------------------------------------------------------
+def build_parser():
+    """The parser of ``python -m cs20lib``, its commands bound to the functions above."""
+    commands = {
+        "train": cmd_train,
+        "evaluate": cmd_evaluate,
+        "project": cmd_project,
+        "tsne": cmd_tsne,
+        "neighbours": cmd_neighbours,
+        "stats": cmd_stats,
+    }
+    return cli_flags.build_parser(commands, __doc__)
+
+
 def _os_error_message(error: OSError) -> str:
     """One line for an operating-system error: the file, what went wrong, what to do."""
     where = error.filename or "a file"
