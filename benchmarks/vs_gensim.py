@@ -1,9 +1,12 @@
 """cs20lib's word2vec beside gensim: speed, memory and quality, measured side by side in one run.
 
-Run:  python benchmarks/vs_gensim.py [--quick] [--config default|lecture] [--corpus PATH] [--out DIR]
+Run:  python benchmarks/vs_gensim.py [--quick] [--config default|lecture] [--corpus PATH] [--out DIR] [--rounds N]
 
 Each system trains in its own child process, one after the other, on the same corpus with the same
-settings, so that each one's peak RSS is its own; the parent collects the figures and prints a table.
+settings, so that each one's peak RSS is its own. The systems alternate over rounds (A B, then B A, ...;
+2 rounds by default, 1 with --quick), so that load from anything else on the machine does not fall on one
+of them only; each run's line gives the machine's 1-minute load average while it ran. The parent prints
+every round, the median training-time ratio to gensim, and a table of medians.
 
 --config default   word2vec's settings: skip-gram, 128 dims, window 5, 5 negatives, min_count 5,
                    subsampling 1e-3, 5 epochs, 2 threads. Systems: cs20lib's TF2 trainer and gensim.
@@ -228,6 +231,8 @@ WORD2VEC_BATCHING = "windows"
 
 
 def run_worker(system: str, corpus: Path, config: str, seed: int, out: Path, extra: list[str]) -> dict:
+    """One system's run in a child process; adds the machine's 1-minute load average, sampled every 5 s
+    while it ran (``load_avg``), to its figures: the load of anything else running falls on this run."""
     command = [
         sys.executable,
         __file__,
@@ -244,16 +249,84 @@ def run_worker(system: str, corpus: Path, config: str, seed: int, out: Path, ext
         *extra,
     ]
     print(f"[{time.strftime('%H:%M:%S')}] {system}: training ...", flush=True)
-    result = subprocess.run(command, capture_output=True, text=True)
-    if result.returncode != 0:
-        raise SystemExit(f"{system} failed:\n{result.stdout}\n{result.stderr}")
-    figures = json.loads(result.stdout.strip().splitlines()[-1])
+    loads = []
+    with subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) as child:
+        while True:
+            try:
+                stdout, stderr = child.communicate(timeout=5)
+                break
+            except subprocess.TimeoutExpired:
+                loads.append(os.getloadavg()[0])
+    if child.returncode != 0:
+        raise SystemExit(f"{system} failed:\n{stdout}\n{stderr}")
+    figures = json.loads(stdout.strip().splitlines()[-1])
+    figures["load_avg"] = sum(loads) / len(loads) if loads else os.getloadavg()[0]
     print(
         f"[{time.strftime('%H:%M:%S')}] {system}: {figures['train_s']:.0f} s, "
-        f"analogy {figures['analogy']:.1%}, WordSim {figures['wordsim']:.3f}",
+        f"analogy {figures['analogy']:.1%}, WordSim {figures['wordsim']:.3f}, load {figures['load_avg']:.2f}",
         flush=True,
     )
     return figures
+
+
+def run_rounds(systems: list[str], rounds: int, run) -> list[list[dict]]:
+    """``rounds`` rounds of every system, the order turning each round (A B, B A, A B, ...), so that a
+    slow spell of the machine does not fall on one system only. Returns each round's results in
+    ``systems`` order."""
+    table = []
+    for number in range(rounds):
+        order = systems if number % 2 == 0 else systems[::-1]
+        print(f"round {number + 1} of {rounds}: {', '.join(order)}", flush=True)
+        done = {system: run(system) for system in order}
+        table.append([done[system] for system in systems])
+    return table
+
+
+def median(values: list[float]) -> float:
+    ordered = sorted(values)
+    middle = len(ordered) // 2
+    return ordered[middle] if len(ordered) % 2 else (ordered[middle - 1] + ordered[middle]) / 2
+
+
+def round_lines(table: list[list[dict]]) -> list[str]:
+    """A line per round and system (time, quality, load), then the median training-time ratio to gensim."""
+    lines = [f"{'round':<6}{'system':<14}{'train s':>9}{'analogy':>9}{'WordSim':>9}{'load':>7}"]
+    for number, results in enumerate(table, start=1):
+        for r in results:
+            lines.append(
+                f"{number:<6}{r['system']:<14}{r['train_s']:>9.1f}{r['analogy']:>9.1%}{r['wordsim']:>9.3f}"
+                f"{r['load_avg']:>7.2f}"
+            )
+    systems = [r["system"] for r in table[0]]
+    if "gensim" in systems:
+        for name in systems:
+            if name == "gensim":
+                continue
+            ratios = [
+                next(r for r in results if r["system"] == name)["train_s"]
+                / next(r for r in results if r["system"] == "gensim")["train_s"]
+                for results in table
+            ]
+            listed = ", ".join(f"{x:.2f}" for x in ratios)
+            lines.append(
+                f"{name}/gensim training time: median {median(ratios):.2f} over {len(ratios)} rounds ({listed})"
+            )
+    return lines
+
+
+def medians(table: list[list[dict]]) -> list[dict]:
+    """Each system's figures, the median over the rounds for every number."""
+    merged = []
+    for position, first in enumerate(table[0]):
+        runs = [results[position] for results in table]
+        figures = {}
+        for key, value in first.items():
+            if isinstance(value, (int, float)) and not isinstance(value, bool):
+                middle = median([r[key] for r in runs])
+                value = round(middle) if isinstance(value, int) else middle
+            figures[key] = value
+        merged.append(figures)
+    return merged
 
 
 def report(results: list[dict], config: str, corpus: Path) -> str:
@@ -335,6 +408,12 @@ def main(argv=None) -> int:
         default=WORD2VEC_BATCHING,
         help="cs20lib's batching under word2vec's settings (default: %(default)s)",
     )
+    parser.add_argument(
+        "--rounds",
+        type=int,
+        default=None,
+        help="rounds of every system, the order alternating (default: 2, with --quick 1)",
+    )
     parser.add_argument("--worker", default=None, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     corpus = Path(args.corpus) if args.corpus else default_corpus(args.quick)
@@ -355,13 +434,23 @@ def main(argv=None) -> int:
         f"cs20lib batch {args.batch_size} {args.batching}"
     )
     extra = ["--batch-size", str(args.batch_size), "--batching", args.batching]
-    results = [run_worker(system, corpus, args.config, args.seed, out, extra) for system in systems]
-    text = report(results, args.config, corpus)
+    rounds = args.rounds if args.rounds is not None else (1 if args.quick else 2)
+    if rounds < 1:
+        raise SystemExit("--rounds must be at least 1")
+    table = run_rounds(systems, rounds, lambda system: run_worker(system, corpus, args.config, args.seed, out, extra))
+    results = medians(table)
+    text = "\n".join(round_lines(table)) + "\n\nmedians over the rounds:\n" + report(results, args.config, corpus)
     print("\n" + text)
     stem = f"vs_gensim-{args.config}-{corpus.name.split('.')[0]}"
     (out / f"{stem}.json").write_text(
         json.dumps(
-            {"config": args.config, "corpus": str(corpus), "settings": SETTINGS[args.config], "results": results},
+            {
+                "config": args.config,
+                "corpus": str(corpus),
+                "settings": SETTINGS[args.config],
+                "rounds": table,
+                "results": results,
+            },
             indent=2,
         )
     )
