@@ -15,25 +15,10 @@ from cs20lib.__main__ import build_parser, config_from, main
 from cs20lib.config import PRESETS, Word2VecConfig
 from cs20lib.tf_logging import HARMLESS
 
-SMALL = [
-    "--preset",
-    "lecture",
-    "--vocab-size",
-    "300",
-    "--embed-size",
-    "16",
-    "--batch-size",
-    "32",
-    "--num-sampled",
-    "8",
-    "--skip-step",
-    "200",
-    "--tsne-words",
-    "60",
-    "--num-visualize",
-    "100",
-    "--quiet",
-]
+SMALL = (
+    "--preset lecture --vocab-size 300 --embed-size 16 --batch-size 32 --num-sampled 8 --skip-step 200"
+    " --tsne-words 60 --num-visualize 100 --quiet"
+).split()
 
 
 def cli(*args, cwd, expect=0, env=None, timeout=600):

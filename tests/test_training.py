@@ -205,37 +205,11 @@ def test_toy_training_recovers_planted_analogies(tmp_path):
 def test_sigkill_mid_training_then_resume(tmp_path):
     """A run killed with SIGKILL mid-training resumes from its last checkpoint to the same weights."""
     run_dir = tmp_path / "killed"
-    command = [
-        sys.executable,
-        "-m",
-        "cs20lib",
-        "train",
-        "--preset",
-        "lecture",
-        "--corpus",
-        "toy",
-        "--vocab-size",
-        "300",
-        "--embed-size",
-        "16",
-        "--batch-size",
-        "32",
-        "--num-sampled",
-        "8",
-        "--skip-window",
-        "2",
-        "--steps",
-        "30000",
-        "--skip-step",
-        "1000",
-        "--run-dir",
-        str(run_dir),
-        "--quiet",
-        "--tsne-words",
-        "50",
-        "--num-visualize",
-        "100",
-    ]
+    flags = (
+        "--preset lecture --corpus toy --vocab-size 300 --embed-size 16 --batch-size 32 --num-sampled 8"
+        " --skip-window 2 --steps 30000 --skip-step 1000 --quiet --tsne-words 50 --num-visualize 100"
+    )
+    command = [sys.executable, "-m", "cs20lib", "train", *flags.split(), "--run-dir", str(run_dir)]
     env = {**os.environ, "PYTHONPATH": str(REPO)}
     process = subprocess.Popen(command, cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
     deadline = time.monotonic() + 240
