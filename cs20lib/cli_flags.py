@@ -8,7 +8,7 @@ import math
 import os
 from pathlib import Path
 
-from .config import PRESETS, Word2VecConfig
+from .config import KERNELS, PRESETS, Word2VecConfig
 from .projector import NUM_VISUALIZE
 from .runs import RunError
 from .tsne import TSNE_WORDS
@@ -93,6 +93,32 @@ def _training_flags(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--keep-unk", dest="keep_unk", action="store_true", help="train on UNK tokens like any word")
 
 
+def _kernel_flags(parser: argparse.ArgumentParser) -> None:
+    """How negative sampling's step is computed (cs20lib.fused_op); a group of its own after the outputs."""
+    group = parser.add_argument_group("speed of negative sampling's step (defaults: the preset's)")
+    group.add_argument(
+        "--kernel",
+        choices=list(KERNELS),
+        default=None,
+        help="tf: TensorFlow's ops; fused: word2vec's loop as a custom op compiled on first use with $CXX or g++ "
+        "(an error where it cannot be built); auto: fused where it builds, else tf after one line saying why",
+    )
+    group.add_argument(
+        "--hogwild",
+        dest="hogwild",
+        action="store_true",
+        default=None,
+        help="fused kernel: split each batch over the threads, updating without locks (faster; runs are not "
+        "bit-reproducible and a resumed run does not equal an uninterrupted one)",
+    )
+    group.add_argument(
+        "--deterministic",
+        dest="hogwild",
+        action="store_false",
+        help="fused kernel: one thread in a fixed order (the same seed gives the same weights; exact resume)",
+    )
+
+
 def _evaluation_flags(group) -> None:
     group.add_argument(
         "--analogies",
@@ -147,6 +173,7 @@ def build_parser(commands: dict, description: str) -> argparse.ArgumentParser:
     _corpus_flags(train)
     _training_flags(train)
     _output_flags(train)
+    _kernel_flags(train)
     where = train.add_argument_group("where")
     where.add_argument(
         "--run-dir",
@@ -215,6 +242,9 @@ def config_from(args: argparse.Namespace) -> Word2VecConfig:
             settings[name] = getattr(args, name)
     if args.keep_unk is not None:
         settings["keep_unk"] = args.keep_unk
+    for name in ("kernel", "hogwild"):  # the train command's only
+        if getattr(args, name, None) is not None:
+            settings[name] = getattr(args, name)
     if settings.get("vocab_size") == 0:
         settings["vocab_size"] = None
     if args.steps is not None:

@@ -51,6 +51,9 @@ class Word2VecConfig:
     min_learning_rate: float = 1e-4
     init: str = "uniform"  # "uniform" in [-1, 1) (the lecture's intent) or "word2vec" ([-0.5, 0.5) / embed_size)
     seed: int = 0
+    # how negative sampling's step is computed (cs20lib.fused_op), not which step: see EXECUTION
+    kernel: str = "tf"  # "tf" (TensorFlow's ops), "fused" (the custom op), "auto" (fused where it builds, else tf)
+    hogwild: bool = False  # fused op: rows split over threads without locks (faster, not bit-reproducible)
     # the data
     corpus: str = "text8"  # name of the corpus the run trains on
     corpus_fingerprint: str = ""  # content hash of the words trained on (Corpus.fingerprint)
@@ -58,6 +61,10 @@ class Word2VecConfig:
 
     #: fields that do not change what a given step's weights are: a run may be resumed with other values
     RESUMABLE = ("num_train_steps", "skip_step")
+    #: fields that choose how a step is computed, not the step: the same SGD on the same loss, the updates
+    #: applied in another order (cs20lib.fused_op); not part of the run's name, and a run may be resumed
+    #: with other values (then not bit for bit)
+    EXECUTION = ("kernel", "hogwild")
 
     def __post_init__(self) -> None:
         problems = []
@@ -88,13 +95,20 @@ class Word2VecConfig:
         check(checks.real, "sample", self.sample, 0.0)
         if self.max_words is not None:
             check(checks.integer, "max_words", self.max_words, 2)
-        for name, allowed in (("loss", LOSSES), ("batching", BATCHINGS), ("lr_decay", LR_DECAYS), ("init", INITS)):
+        for name, allowed in (
+            ("loss", LOSSES),
+            ("batching", BATCHINGS),
+            ("lr_decay", LR_DECAYS),
+            ("init", INITS),
+            ("kernel", KERNELS),
+        ):
             if getattr(self, name) not in allowed:
                 problems.append(f"{name} must be one of {', '.join(map(repr, allowed))}, not {getattr(self, name)!r}")
         if self.batching == "windows" and self.loss != "negative":
             problems.append("batching='windows' shares negatives within a window: it needs loss='negative'")
-        if not isinstance(self.keep_unk, bool):
-            problems.append(f"keep_unk must be True or False, not {self.keep_unk!r}")
+        for name in ("keep_unk", "hogwild"):
+            if not isinstance(getattr(self, name), bool):
+                problems.append(f"{name} must be True or False, not {getattr(self, name)!r}")
         if problems:
             raise ValueError("; ".join(problems))
 
@@ -116,10 +130,10 @@ class Word2VecConfig:
     def weights_key(self) -> dict:
         """The settings that determine the weights at a given step.
 
-        All but the RESUMABLE ones, with ``num_train_steps`` back in when the learning rate decays over
+        All but the RESUMABLE and EXECUTION ones, with ``num_train_steps`` back in when the learning rate decays over
         it, and without the settings the chosen loss or schedule never reads.
         """
-        unused = set(self.RESUMABLE)
+        unused = set(self.RESUMABLE) | set(self.EXECUTION)
         if self.lr_decay == "linear":
             unused.discard("num_train_steps")
         else:
@@ -149,6 +163,7 @@ LOSSES = ("nce", "negative")
 BATCHINGS = ("pairs", "windows")
 LR_DECAYS = ("none", "linear")
 INITS = ("uniform", "word2vec")
+KERNELS = ("tf", "fused", "auto")  # negative sampling's step: cs20lib.fused_op
 
 
 @dataclasses.dataclass(frozen=True)
@@ -191,6 +206,8 @@ PRESETS = {
             "embed_size": 128,
             "init": "word2vec",
             "skip_step": 1_000,
+            "kernel": "auto",
+            "hogwild": True,
         },
         epochs=3,
     ),

@@ -26,9 +26,10 @@ import tensorflow as tf
 
 from . import runs
 from .config import Word2VecConfig
+from .fused_op import negative_update
 from .progress import LossReport, TrainingDivergedError, check_finite
 from .skipgram import SkipGramStream
-from .tf2_model import SGD, SkipGram, alias_table, draw_negatives, log_uniform_sample, negative_sampling_update
+from .tf2_model import SGD, SkipGram, alias_table, draw_negatives, log_uniform_sample
 from .vocab import Vocabulary
 
 __all__ = ["TrainResult", "Trainer", "TrainingDivergedError"]
@@ -126,6 +127,7 @@ class Trainer:
         else:
             keep, alias = (tf.constant(table) for table in alias_table(self.vocab.counts, config.power))
             windows = config.batching == "windows"
+            update, can_jit = negative_update(config)  # TensorFlow's ops or the fused op (config.kernel)
 
             def negative_step(centers, targets):
                 """word2vec's step: negatives drawn with stateless RNG keyed by (seed, step), update by hand.
@@ -134,11 +136,13 @@ class Trainer:
                 seed = tf.stack([tf.constant(config.seed, tf.int64), optimizer.iterations])
                 negatives = draw_negatives(keep, alias, [size, config.negative], seed)
                 outputs, inputs = (centers, targets) if windows else (targets[:, 0], centers[:, None])
-                loss = negative_sampling_update(model, outputs, inputs, negatives, optimizer.learning_rate(), size)
+                loss = update(model, outputs, inputs, negatives, optimizer.learning_rate(), size)
                 optimizer.iterations.assign_add(1)
                 return loss
 
-            step = tf.function(negative_step, jit_compile=not windows if jit_compile is None else jit_compile)
+            step = tf.function(
+                negative_step, jit_compile=not windows and can_jit if jit_compile is None else jit_compile
+            )
 
         width = None if config.batching == "windows" else 1  # windows: 2r columns, r <= skip_window
 

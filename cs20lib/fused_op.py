@@ -1,0 +1,254 @@
+"""word2vec's negative-sampling step as one fused TensorFlow op, built on first use; and the choice of step.
+
+:func:`cs20lib.tf2_model.negative_sampling_update` writes word2vec's update with TensorFlow's ops:
+gathers, batched matrix products and two scatters, each a pass over memory, and the scatters run row
+by row on one core (BENCHMARKS.md, "Where a step's time goes"). The word2vec tool instead loops over
+the pairs once, doing the dot products and both updates for a pair while its vectors are in cache
+(Mikolov et al. 2013b). ``kernels/word2vec_op.cc`` is that loop as a TensorFlow custom op,
+``Cs20Word2vecUpdate``; TensorFlow's own word2vec tutorial took the same route (tensorflow/models,
+tutorials/embedding, ``NegTrainWord2vec``). Its two modes:
+
+* deterministic (``hogwild=False``): one thread, the pairs in a fixed order; the same inputs give the
+  same bits, so an interrupted run resumes exactly;
+* Hogwild (``hogwild=True``): the rows of a batch split over TensorFlow's intra-op threads, updating the
+  shared tables without locks (Niu et al. 2011, "Hogwild!"), as the C tool and gensim do: faster, and
+  not bit-reproducible from run to run. With TensorFlow's op determinism on
+  (``tf.config.experimental.enable_op_determinism``), the deterministic mode is used.
+
+The op is compiled from its source with the machine's C++ compiler (``$CXX``, else ``g++``) and
+TensorFlow's flags (``tf.sysconfig.get_compile_flags`` / ``get_link_flags``; C++17, ``-O3``,
+``-march=native``) into ``$CS20_KERNEL_CACHE``, else ``<cache_dir()>/kernels`` (see
+:func:`cs20lib.corpus.cache_dir`), under a name keyed by the source, TensorFlow's version, the compiler,
+the flags and the CPU's features: a later run, or another machine sharing the cache, rebuilds exactly
+when any of them changes. Then ``tf.load_op_library`` loads it. Where it cannot be built (not Linux, no
+compiler, a compile error), :func:`negative_update` with ``kernel="auto"`` prints one line saying why
+and returns the TensorFlow update; ``kernel="fused"`` raises :class:`KernelUnavailableError` instead.
+
+Learning rate: both steps take the rate of the batch-mean loss, as the trainer's SGD does, and give
+each pair the step ``learning_rate / batch_size`` (the word2vec preset's 0.025 * 512 is word2vec's 0.025
+per pair). The TensorFlow step computes a batch's updates from the vectors at the start of the step and
+adds them up; the fused op applies each pair's update at once, in order, as the C tool does. The two
+agree exactly when no vector occurs twice in a step (``tests/test_fused_op.py``), and otherwise
+differ by the order of the updates only.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import platform
+import shutil
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+from .config import KERNELS
+
+__all__ = [
+    "KERNELS",
+    "KernelUnavailableError",
+    "fused_update",
+    "kernel_cache_dir",
+    "load_library",
+    "negative_update",
+]
+
+SOURCE = Path(__file__).with_name("kernels") / "word2vec_op.cc"
+#: besides TensorFlow's flags; -fopenmp-simd lets the source's `omp simd` pragmas vectorise the dot
+#: products without -ffast-math (which would let the compiler assume no NaN, hiding a diverged run)
+OPTIMIZE = ["-O3", "-march=native", "-fopenmp-simd", "-fPIC", "-shared", "-Wno-deprecated-declarations"]
+COMPILE_SECONDS = 300
+
+_library = None  # the loaded op library, once built
+_failure: str | None = None  # why it cannot be built, once known (asked once per process)
+_told = False  # whether the fallback line has been printed
+
+
+class KernelUnavailableError(RuntimeError):
+    """The fused op cannot be built or loaded here; the message says why."""
+
+
+def kernel_cache_dir() -> Path:
+    """Where built kernels go: ``$CS20_KERNEL_CACHE``, else ``kernels/`` in :func:`cs20lib.corpus.cache_dir`."""
+    if os.environ.get("CS20_KERNEL_CACHE"):
+        return Path(os.environ["CS20_KERNEL_CACHE"]).expanduser()
+    from .corpus import cache_dir
+
+    return cache_dir() / "kernels"
+
+
+def _cpu_features() -> str:
+    """The CPU's feature flags (``-march=native`` builds for them), so a cache shared with another CPU rebuilds."""
+    try:
+        with open("/proc/cpuinfo") as info:
+            for line in info:
+                if line.startswith(("flags", "Features")):
+                    return " ".join(sorted(line.split(":", 1)[1].split()))
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+def _compiler() -> str:
+    """The C++ compiler: ``$CXX``, else ``g++``; raises :class:`KernelUnavailableError` when it is not there."""
+    name = os.environ.get("CXX") or "g++"
+    path = shutil.which(name)
+    if path is None:
+        raise KernelUnavailableError(f"no C++ compiler: {name!r} is not on PATH (set CXX to one)")
+    return path
+
+
+def _command(compiler: str, target: Path) -> list[str]:
+    import tensorflow as tf
+
+    return [
+        compiler,
+        str(SOURCE),
+        "-o",
+        str(target),
+        *OPTIMIZE,
+        *tf.sysconfig.get_compile_flags(),
+        *tf.sysconfig.get_link_flags(),
+    ]
+
+
+def library_path(compiler: str) -> Path:
+    """The built library's path: named after a hash of everything that makes it."""
+    import tensorflow as tf
+
+    try:
+        version = subprocess.run([compiler, "--version"], capture_output=True, text=True, timeout=60).stdout
+    except (OSError, subprocess.SubprocessError) as error:
+        raise KernelUnavailableError(f"the C++ compiler {compiler} does not run ({error})") from None
+    key = "\n".join(
+        [
+            SOURCE.read_text(),
+            tf.__version__,
+            version,
+            " ".join(_command(compiler, Path("out.so"))),
+            _cpu_features(),
+        ]
+    )
+    digest = hashlib.sha256(key.encode()).hexdigest()[:16]
+    return kernel_cache_dir() / f"word2vec_op-tf{tf.__version__}-{digest}.so"
+
+
+def build() -> Path:
+    """The op library, compiled now unless an identical build is cached; raises :class:`KernelUnavailableError`.
+
+    The compiler writes to a temporary file in the cache that is renamed into place only when it
+    succeeds, so two processes building at once, or an interrupted build, never leave a half-written
+    library under the final name. A failed build's messages are kept beside it (``*.log``).
+    """
+    if not sys.platform.startswith("linux"):
+        raise KernelUnavailableError(f"the fused kernel is built on Linux only, and this is {sys.platform}")
+    compiler = _compiler()
+    target = library_path(compiler)
+    if target.exists():
+        return target
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        handle, temporary = tempfile.mkstemp(dir=target.parent, prefix=target.stem + ".", suffix=".tmp.so")
+        os.close(handle)
+    except OSError as error:
+        raise KernelUnavailableError(f"cannot write to {target.parent} ({error}); set CS20_KERNEL_CACHE") from None
+    log = target.with_suffix(".log")
+    try:
+        done = subprocess.run(
+            _command(compiler, Path(temporary)), capture_output=True, text=True, timeout=COMPILE_SECONDS
+        )
+        if done.returncode != 0:
+            log.write_text(done.stdout + done.stderr)
+            raise KernelUnavailableError(f"{Path(compiler).name} failed to compile {SOURCE.name}; its messages: {log}")
+        os.replace(temporary, target)
+    except subprocess.TimeoutExpired:
+        raise KernelUnavailableError(f"compiling {SOURCE.name} took over {COMPILE_SECONDS} s") from None
+    except OSError as error:
+        raise KernelUnavailableError(f"the C++ compiler {compiler} does not run ({error})") from None
+    finally:
+        if os.path.exists(temporary):
+            os.unlink(temporary)
+    return target
+
+
+def load_library():
+    """The loaded op library (built if needed; once per process); raises :class:`KernelUnavailableError`."""
+    global _library, _failure
+    if _library is not None:
+        return _library
+    if _failure is not None:
+        raise KernelUnavailableError(_failure)
+    try:
+        path = build()
+        import tensorflow as tf
+
+        try:
+            _library = tf.load_op_library(str(path))
+        except (tf.errors.NotFoundError, tf.errors.OpError, OSError) as error:
+            raise KernelUnavailableError(f"TensorFlow cannot load {path} ({str(error).strip()})") from None
+    except KernelUnavailableError as error:
+        _failure = str(error)
+        raise
+    return _library
+
+
+def fused_update(model, output_ids, input_ids, negatives, learning_rate, batch_size: int, *, hogwild: bool = False):
+    """:func:`cs20lib.tf2_model.negative_sampling_update` done by the fused op: same arguments, same
+    learning rate (``learning_rate / batch_size`` per pair), the updates applied pair by pair in place;
+    returns the mean loss per pair."""
+    library = load_library()
+    return library.cs20_word2vec_update(
+        model.embed_matrix.handle,
+        model.output_weight.handle,
+        output_ids,
+        input_ids,
+        negatives,
+        learning_rate / batch_size,
+        hogwild=hogwild,
+    )
+
+
+def _op_determinism() -> bool:
+    """Whether TensorFlow's op determinism is on (it has no public getter in TF 2.21)."""
+    try:
+        from tensorflow.python.framework import config as tf_config
+
+        return bool(tf_config.is_op_determinism_enabled())
+    except (ImportError, AttributeError):
+        return False
+
+
+def negative_update(config):
+    """The negative-sampling update for ``config``: ``(update, can_jit)``.
+
+    ``update(model, output_ids, input_ids, negatives, learning_rate, batch_size)`` returns the mean loss;
+    ``can_jit`` says whether XLA may compile it (the custom op has no XLA kernel). ``config.kernel``:
+    ``"tf"`` is TensorFlow's ops; ``"fused"`` the fused op, or :class:`KernelUnavailableError`; ``"auto"``
+    the fused op where it builds, else TensorFlow's ops after one line on standard error saying why.
+    """
+    from .tf2_model import negative_sampling_update
+
+    if config.kernel == "tf":
+        return negative_sampling_update, True
+    try:
+        load_library()
+    except KernelUnavailableError as error:
+        if config.kernel == "fused":
+            raise
+        global _told
+        if not _told:
+            print(
+                f"cs20lib: the fused word2vec kernel is not available ({error}); "
+                f"training with TensorFlow's ops instead (slower).",
+                file=sys.stderr,
+                flush=True,
+            )
+            _told = True
+        return negative_sampling_update, True
+    hogwild = bool(config.hogwild) and not _op_determinism()
+
+    def update(model, output_ids, input_ids, negatives, learning_rate, batch_size):
+        return fused_update(model, output_ids, input_ids, negatives, learning_rate, batch_size, hogwild=hogwild)
+
+    return update, False
