@@ -27,6 +27,7 @@ from .cli_flags import (
 )
 from .config import PRESETS
 from .corpus import CorpusError
+from .fused_op import KernelUnavailableError
 from .progress import TrainingDivergedError
 from .runs import RunError
 from .vocab import UnknownWordError
@@ -237,7 +238,7 @@ def main(argv: list[str] | None = None) -> int:
     formatwarning, warnings.formatwarning = warnings.formatwarning, _plain_warning  # a sentence, not our source
     try:
         return args.run(args)
-    except (CorpusError, RunError, UnknownWordError, TrainingDivergedError, ValueError) as exc:
+    except (CorpusError, RunError, UnknownWordError, TrainingDivergedError, KernelUnavailableError, ValueError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     except OSError as exc:

@@ -235,7 +235,7 @@ def negative_update(config):
         load_library()
     except KernelUnavailableError as error:
         if config.kernel == "fused":
-            raise
+            raise KernelUnavailableError(f"{error}; kernel 'auto' falls back to TensorFlow's ops") from None
         global _told
         if not _told:
             print(

@@ -26,8 +26,15 @@ def text8_head() -> Path:
     return shared_file("text8_head.zip")
 
 
+@pytest.fixture(scope="session")
+def _kernel_cache(tmp_path_factory):
+    """One folder of built kernels (cs20lib.fused_op) for the session: the fused op compiles once, not per test."""
+    return tmp_path_factory.mktemp("kernels")
+
+
 @pytest.fixture(autouse=True)
-def _isolated_cache(tmp_path_factory, monkeypatch):
+def _isolated_cache(tmp_path_factory, monkeypatch, _kernel_cache):
     """No test reads or writes the user's real cache, or picks up a corpus from the environment."""
     monkeypatch.setenv("CS20_CACHE_DIR", str(tmp_path_factory.mktemp("cache")))
+    monkeypatch.setenv("CS20_KERNEL_CACHE", str(_kernel_cache))
     monkeypatch.delenv("CS20_TEXT8", raising=False)
