@@ -1,14 +1,15 @@
 """Where a training step's time goes: the window step taken apart, on real batches, in one process.
 
-Run:  python benchmarks/profile_window_step.py [--corpus PATH] [--vocab-rows 71290] [--steps 400]
+Run:  python benchmarks/profile_window_step.py [--corpus PATH] [--vocab-rows 71290] [--steps 400] [--no-xla]
 
 Takes real window batches of word2vec's settings (batch 512 centers, window 5, subsampling 1e-3) from
 ``--corpus`` (default ../shared/data/text8_head.zip), a vocabulary padded to ``--vocab-rows`` rows (text8's
 size at min_count 5), 128 dimensions, and times, per step, each part of
 :func:`cs20lib.tf2_model.negative_sampling_update` on its own in the same ``tf.function`` loop
 the trainer uses: drawing the negatives, the gathers, the batched matrix products, the scatter updates,
-the whole step; and, apart, the NumPy input pipeline that makes the batches. Prints a table of
-milliseconds per step and pairs per second.
+the whole step; the whole step done by the fused op (:mod:`cs20lib.fused_op`, deterministic and Hogwild;
+skipped with a note where it cannot be built); and, apart, the NumPy input pipeline that makes the
+batches. Prints a table of milliseconds per step and pairs per second.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from pathlib import Path
 import numpy as np
 import tensorflow as tf
 
+from cs20lib import fused_op
 from cs20lib.corpus import read_words
 from cs20lib.skipgram import SkipGramStream
 from cs20lib.tf2_model import SkipGram, alias_table, draw_negatives, negative_sampling_update
@@ -47,6 +49,7 @@ def main() -> None:
     parser.add_argument("--vocab-rows", type=int, default=71290)
     parser.add_argument("--steps", type=int, default=1024)
     parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--no-xla", action="store_true", help="time each part without XLA only")
     args = parser.parse_args()
     tf.config.threading.set_intra_op_parallelism_threads(args.threads)
     tf.config.threading.set_inter_op_parallelism_threads(args.threads)
@@ -110,16 +113,28 @@ def main() -> None:
     def whole_step(centers, contexts):
         return negative_sampling_update(model, centers, contexts, negatives(), lr, BATCH)
 
-    rows = [("input pipeline (NumPy, window_chunks)", input_seconds)]
-    for name, part in [
+    def fused_step(hogwild):
+        def step(centers, contexts):
+            return fused_op.fused_update(model, centers, contexts, negatives(), lr, BATCH, hogwild=hogwild)
+
+        return step
+
+    parts = [
         ("loop and step counter only", part_empty),
         ("negatives (alias table, stateless RNG)", part_negatives),
         ("gathers", part_gathers),
         ("gathers + matmuls, no scatter", part_no_scatter),
         ("scatter updates only", part_scatters),
         ("whole window step", whole_step),
-    ]:
-        for jit in (False, True):
+    ]
+    try:
+        fused_op.load_library()
+        parts += [("fused op, deterministic", fused_step(False)), ("fused op, Hogwild", fused_step(True))]
+    except fused_op.KernelUnavailableError as error:
+        print(f"no fused-op rows: {error}")
+    rows = [("input pipeline (NumPy, window_chunks)", input_seconds)]
+    for name, part in parts:
+        for jit in (False,) if args.no_xla or name.startswith("fused") else (False, True):
             step = tf.function(part, jit_compile=jit)
 
             @tf.function(

@@ -84,9 +84,20 @@ inline float Dot(const float* a, const float* b, int64_t n) {
 }
 
 // y += alpha * x
-inline void Axpy(float alpha, const float* x, float* y, int64_t n) {
+inline void Axpy(float alpha, const float* __restrict__ x, float* __restrict__ y, int64_t n) {
 #pragma omp simd
   for (int64_t d = 0; d < n; ++d) y[d] += alpha * x[d];
+}
+
+// One target's two steps in one pass over u: e += g * u (u before its step), then u += g * v.
+inline void StepTarget(float g, const float* __restrict__ v, float* __restrict__ u, float* __restrict__ e,
+                       int64_t n) {
+#pragma omp simd
+  for (int64_t d = 0; d < n; ++d) {
+    const float old = u[d];
+    e[d] += g * old;
+    u[d] = old + g * v[d];
+  }
 }
 
 // An InvalidArgument status whose message is the arguments, concatenated.
@@ -95,40 +106,99 @@ absl::Status Invalid(const Args&... args) {
   return absl::InvalidArgumentError(absl::StrCat(args...));
 }
 
+// The loss of a block of pairs: sum of softplus terms. softplus(y) = max(y, 0) + log1p(exp(-|y|)), and
+// exp(-|y|) = exp(-|x|) for y = +-x; the log1p terms are gathered as one product, whose log is taken
+// rarely (one log per row instead of one per target: the loss is only reported).
 struct Sums {
   double loss = 0.0;
+  double product = 1.0;  // prod (1 + exp(-|x|)) not yet in `loss`
   int64_t pairs = 0;
+
+  void Add(float signed_x, float e) {
+    loss += std::max(signed_x, 0.0f);
+    product *= 1.0 + e;
+  }
+  void Flush() {
+    loss += std::log(product);
+    product = 1.0;
+  }
 };
 
-// Trains rows [begin, end) in order; `scratch` holds dims floats.
+// The step of one target with logit x: adds its loss to `sums`, returns g = alpha * (label - sigmoid(x)).
+inline float Gradient(float x, bool is_output, float alpha, Sums* sums) {
+  // sigmoid and softplus from one exp, stable for any x: e = exp(-|x|)
+  const float e = std::exp(-std::fabs(x));
+  const float sigmoid = x >= 0.0f ? 1.0f / (1.0f + e) : e / (1.0f + e);
+  // -log sigmoid(x) = softplus(-x) for the output word; -log sigmoid(-x) = softplus(x) for noise
+  sums->Add(is_output ? -x : x, e);
+  return alpha * ((is_output ? 1.0f : 0.0f) - sigmoid);
+}
+
+// Asks the CPU to start loading a row into cache (for writing): rows are picked at random from tables of
+// tens of megabytes, so without this each pair waits for memory.
+inline void Prefetch(const float* row, int64_t dims) {
+  for (int64_t d = 0; d < dims; d += 64 / sizeof(float)) __builtin_prefetch(row + d, 1, 3);
+}
+
+// Working memory of one thread: the input vector's step (dims floats), and per target its row and g.
+struct Workspace {
+  std::vector<float> step;
+  std::vector<float*> rows;
+  std::vector<float> x;
+};
+
+// Trains rows [begin, end) in order, each pair as the C tool does (see the top of this file).
+//
+// When a row's targets are distinct, a target's step changes no other target's vector and the input
+// vector changes only at the end, so all the logits of a pair can be taken first (independent dot
+// products, which the CPU overlaps), then all the steps: the same arithmetic as one target at a time.
+// A row with a repeated target (a noise word drawn twice, or equal to the output word) is done one
+// target at a time.
 Sums TrainRows(float* embed, float* output, const int32_t* output_ids, const int32_t* input_ids,
                const int32_t* negatives, int64_t columns, int64_t noise, int64_t dims, float alpha,
-               int64_t begin, int64_t end, float* scratch) {
+               int64_t begin, int64_t end, Workspace* work) {
   Sums sums;
+  float* step = work->step.data();
+  float** rows = work->rows.data();
+  float* x = work->x.data();
+  const int64_t targets = noise + 1;
   for (int64_t b = begin; b < end; ++b) {
+    if (b + 1 < end) {  // the next row's targets, and its first input words
+      Prefetch(output + static_cast<int64_t>(output_ids[b + 1]) * dims, dims);
+      for (int64_t t = 0; t < noise; ++t) {
+        Prefetch(output + static_cast<int64_t>(negatives[(b + 1) * noise + t]) * dims, dims);
+      }
+    }
+    rows[0] = output + static_cast<int64_t>(output_ids[b]) * dims;
+    bool distinct = true;
+    for (int64_t t = 1; t < targets; ++t) {
+      rows[t] = output + static_cast<int64_t>(negatives[b * noise + t - 1]) * dims;
+      for (int64_t s = 0; s < t; ++s) distinct = distinct && rows[s] != rows[t];
+    }
     for (int64_t j = 0; j < columns; ++j) {
       const int32_t input = input_ids[b * columns + j];
       if (input < 0) continue;
       float* v = embed + static_cast<int64_t>(input) * dims;
-      std::fill(scratch, scratch + dims, 0.0f);
-      for (int64_t t = 0; t <= noise; ++t) {
-        const int32_t target = t == 0 ? output_ids[b] : negatives[b * noise + t - 1];
-        float* u = output + static_cast<int64_t>(target) * dims;
-        const float x = Dot(v, u, dims);
-        // sigmoid and softplus from one exp, stable for any x: e = exp(-|x|)
-        const float e = std::exp(-std::fabs(x));
-        const float sigmoid = x >= 0.0f ? 1.0f / (1.0f + e) : e / (1.0f + e);
-        const float label = t == 0 ? 1.0f : 0.0f;
-        // -log sigmoid(x) = softplus(-x) for the output word; -log sigmoid(-x) = softplus(x) for noise
-        const float signed_x = t == 0 ? -x : x;
-        sums.loss += std::max(signed_x, 0.0f) + std::log1p(e);
-        const float g = alpha * (label - sigmoid);
-        Axpy(g, u, scratch, dims);
-        Axpy(g, v, u, dims);
+      const int64_t next = b * columns + j + 1;  // the next pair's input word
+      if (next < end * columns && input_ids[next] >= 0) {
+        Prefetch(embed + static_cast<int64_t>(input_ids[next]) * dims, dims);
       }
-      Axpy(1.0f, scratch, v, dims);
+      std::fill(step, step + dims, 0.0f);
+      if (distinct) {
+        for (int64_t t = 0; t < targets; ++t) x[t] = Dot(v, rows[t], dims);
+        for (int64_t t = 0; t < targets; ++t) {
+          StepTarget(Gradient(x[t], t == 0, alpha, &sums), v, rows[t], step, dims);
+        }
+      } else {
+        for (int64_t t = 0; t < targets; ++t) {
+          StepTarget(Gradient(Dot(v, rows[t], dims), t == 0, alpha, &sums), v, rows[t], step, dims);
+        }
+      }
+      Axpy(1.0f, step, v, dims);
       ++sums.pairs;
+      if (sums.product > 1e250) sums.Flush();
     }
+    sums.Flush();
   }
   return sums;
 }
@@ -230,11 +300,16 @@ class Word2vecUpdateOp : public OpKernel {
     auto* workers = ctx->device()->tensorflow_cpu_worker_threads()->workers;
     const int64_t blocks = hogwild_ ? std::max<int64_t>(1, std::min<int64_t>(workers->NumThreads(), rows)) : 1;
     std::vector<Sums> sums(blocks);
-    std::vector<float> scratch(blocks * dims);
+    std::vector<Workspace> work(blocks);
+    for (Workspace& w : work) {
+      w.step.resize(dims);
+      w.rows.resize(noise + 1);
+      w.x.resize(noise + 1);
+    }
     auto run = [&](int64_t block) {
       const int64_t begin = rows * block / blocks, end = rows * (block + 1) / blocks;
       sums[block] = TrainRows(embed_data, output_data, outputs, inputs, noise_ids, columns, noise, dims, alpha,
-                              begin, end, scratch.data() + block * dims);
+                              begin, end, &work[block]);
     };
     if (blocks == 1) {
       run(0);
