@@ -1,6 +1,7 @@
 """cs20lib's word2vec beside gensim: speed, memory and quality, measured side by side in one run.
 
 Run:  python benchmarks/vs_gensim.py [--quick] [--config default|lecture] [--corpus PATH] [--out DIR] [--rounds N]
+             [--kernel auto|fused|tf] [--deterministic]
 
 Each system trains in its own child process, one after the other, on the same corpus with the same
 settings, so that each one's peak RSS is its own. The systems alternate over rounds (A B, then B A, ...;
@@ -10,6 +11,9 @@ every round, the median training-time ratio to gensim, and a table of medians.
 
 --config default   word2vec's settings: skip-gram, 128 dims, window 5, 5 negatives, min_count 5,
                    subsampling 1e-3, 5 epochs, 2 threads. Systems: cs20lib's TF2 trainer and gensim.
+                   The trainer's step: --kernel (default auto: the fused op of cs20lib.fused_op where
+                   it builds, else TensorFlow's ops), Hogwild unless --deterministic; each run's
+                   figures say which step ran ("kernel").
 --config lecture   the lecture's settings (NCE with 64 samples, window 1, 50,000 words, batch 128,
                    100,000 steps, learning rate 1.0). Systems: cs20lib's graph-mode model, its TF2
                    model, and the closest gensim run (skip-gram, window 1, 64 negatives, 50,000 words,
@@ -159,7 +163,15 @@ def work_gensim(corpus: Path, config: str, seed: int) -> dict:
 
 
 def work_cs20lib(
-    corpus: Path, config: str, seed: int, model_name: str, run_root: Path, batch_size: int, batching: str
+    corpus: Path,
+    config: str,
+    seed: int,
+    model_name: str,
+    run_root: Path,
+    batch_size: int,
+    batching: str,
+    kernel: str = "auto",
+    hogwild: bool = True,
 ) -> dict:
     import shutil
 
@@ -186,6 +198,8 @@ def work_cs20lib(
             learning_rate=s["alpha"] * batch_size,
             seed=seed,
             batching=batching,
+            kernel=kernel,
+            hogwild=hogwild,
         )
     else:
         base = Word2VecConfig(seed=seed)
@@ -201,10 +215,16 @@ def work_cs20lib(
     start = time.perf_counter()
     train(cfg, data, api=model_name.split("-")[1], run_dir=run_dir, progress=False, verbose=False)
     train_seconds = time.perf_counter() - start
+    from cs20lib import fused_op
+
+    ran = "tf"
+    if cfg.loss == "negative" and cfg.kernel != "tf" and fused_op.available():
+        ran = "fused, Hogwild" if cfg.hogwild else "fused, deterministic"
     if config == "lecture":  # 100,000 steps of 128 pairs: the words they cover
         effective_words = round(cfg.num_train_steps * cfg.batch_size / (stream.pairs_per_epoch() / len(data.ids)))
     return {
         "system": model_name,
+        "kernel": ran,
         "words": len(data.ids),
         "vocab": len(data.vocab) - 1,
         "read_s": prepare_seconds,
@@ -262,7 +282,8 @@ def run_worker(system: str, corpus: Path, config: str, seed: int, out: Path, ext
     figures = json.loads(stdout.strip().splitlines()[-1])
     figures["load_avg"] = sum(loads) / len(loads) if loads else os.getloadavg()[0]
     print(
-        f"[{time.strftime('%H:%M:%S')}] {system}: {figures['train_s']:.0f} s, "
+        f"[{time.strftime('%H:%M:%S')}] {system}{' (' + figures['kernel'] + ')' if 'kernel' in figures else ''}: "
+        f"{figures['train_s']:.0f} s, "
         f"analogy {figures['analogy']:.1%}, WordSim {figures['wordsim']:.3f}, load {figures['load_avg']:.2f}",
         flush=True,
     )
@@ -414,6 +435,17 @@ def main(argv=None) -> int:
         default=None,
         help="rounds of every system, the order alternating (default: 2, with --quick 1)",
     )
+    parser.add_argument(
+        "--kernel",
+        choices=["auto", "fused", "tf"],
+        default="auto",
+        help="cs20lib's negative-sampling step (default: %(default)s; see cs20lib.fused_op)",
+    )
+    parser.add_argument(
+        "--deterministic",
+        action="store_true",
+        help="the fused op in its deterministic mode (one thread) instead of Hogwild",
+    )
     parser.add_argument("--worker", default=None, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     corpus = Path(args.corpus) if args.corpus else default_corpus(args.quick)
@@ -424,16 +456,28 @@ def main(argv=None) -> int:
         if args.worker == "gensim":
             figures = work_gensim(corpus, args.config, args.seed)
         else:
-            figures = work_cs20lib(corpus, args.config, args.seed, args.worker, out, args.batch_size, args.batching)
+            figures = work_cs20lib(
+                corpus,
+                args.config,
+                args.seed,
+                args.worker,
+                out,
+                args.batch_size,
+                args.batching,
+                args.kernel,
+                not args.deterministic,
+            )
         print(json.dumps(figures))
         return 0
 
     systems = args.systems.split(",") if args.systems else SYSTEMS[args.config]
     print(
         f"corpus {corpus}; config {args.config}: {json.dumps(SETTINGS[args.config])}; "
-        f"cs20lib batch {args.batch_size} {args.batching}"
+        f"cs20lib batch {args.batch_size} {args.batching}, kernel {args.kernel}"
+        f"{', deterministic' if args.deterministic else ''}"
     )
-    extra = ["--batch-size", str(args.batch_size), "--batching", args.batching]
+    extra = ["--batch-size", str(args.batch_size), "--batching", args.batching, "--kernel", args.kernel]
+    extra += ["--deterministic"] if args.deterministic else []
     rounds = args.rounds if args.rounds is not None else (1 if args.quick else 2)
     if rounds < 1:
         raise SystemExit("--rounds must be at least 1")

@@ -48,6 +48,7 @@ from .config import KERNELS
 __all__ = [
     "KERNELS",
     "KernelUnavailableError",
+    "available",
     "fused_update",
     "kernel_cache_dir",
     "load_library",
@@ -191,6 +192,15 @@ def load_library():
         _failure = str(error)
         raise
     return _library
+
+
+def available() -> bool:
+    """Whether the fused op builds and loads here (it is built now if need be)."""
+    try:
+        load_library()
+    except KernelUnavailableError:
+        return False
+    return True
 
 
 def fused_update(model, output_ids, input_ids, negatives, learning_rate, batch_size: int, *, hogwild: bool = False):
