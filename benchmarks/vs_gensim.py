@@ -1,7 +1,7 @@
 """cs20lib's word2vec beside gensim: speed, memory and quality, measured side by side in one run.
 
 Run:  python benchmarks/vs_gensim.py [--quick] [--config default|lecture] [--corpus PATH] [--out DIR] [--rounds N]
-             [--kernel auto|fused|tf] [--deterministic]
+             [--kernel auto|fused|tf] [--hogwild]
 
 Each system trains in its own child process, one after the other, on the same corpus with the same
 settings, so that each one's peak RSS is its own. The systems alternate over rounds (A B, then B A, ...;
@@ -12,7 +12,7 @@ every round, the median training-time ratio to gensim, and a table of medians.
 --config default   word2vec's settings: skip-gram, 128 dims, window 5, 5 negatives, min_count 5,
                    subsampling 1e-3, 5 epochs, 2 threads. Systems: cs20lib's TF2 trainer and gensim.
                    The trainer's step: --kernel (default auto: the fused op of cs20lib.fused_op where
-                   it builds, else TensorFlow's ops), Hogwild unless --deterministic; each run's
+                   it builds, else TensorFlow's ops), deterministic unless --hogwild; each run's
                    figures say which step ran ("kernel").
 --config lecture   the lecture's settings (NCE with 64 samples, window 1, 50,000 words, batch 128,
                    100,000 steps, learning rate 1.0). Systems: cs20lib's graph-mode model, its TF2
@@ -171,7 +171,7 @@ def work_cs20lib(
     batch_size: int,
     batching: str,
     kernel: str = "auto",
-    hogwild: bool = True,
+    hogwild: bool = False,
 ) -> dict:
     import shutil
 
@@ -442,9 +442,9 @@ def main(argv=None) -> int:
         help="cs20lib's negative-sampling step (default: %(default)s; see cs20lib.fused_op)",
     )
     parser.add_argument(
-        "--deterministic",
+        "--hogwild",
         action="store_true",
-        help="the fused op in its deterministic mode (one thread) instead of Hogwild",
+        help="the fused op's Hogwild mode (rows split over the threads, no locks) instead of one thread",
     )
     parser.add_argument("--worker", default=None, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
@@ -465,7 +465,7 @@ def main(argv=None) -> int:
                 args.batch_size,
                 args.batching,
                 args.kernel,
-                not args.deterministic,
+                args.hogwild,
             )
         print(json.dumps(figures))
         return 0
@@ -474,10 +474,10 @@ def main(argv=None) -> int:
     print(
         f"corpus {corpus}; config {args.config}: {json.dumps(SETTINGS[args.config])}; "
         f"cs20lib batch {args.batch_size} {args.batching}, kernel {args.kernel}"
-        f"{', deterministic' if args.deterministic else ''}"
+        f"{', Hogwild' if args.hogwild else ''}"
     )
     extra = ["--batch-size", str(args.batch_size), "--batching", args.batching, "--kernel", args.kernel]
-    extra += ["--deterministic"] if args.deterministic else []
+    extra += ["--hogwild"] if args.hogwild else []
     rounds = args.rounds if args.rounds is not None else (1 if args.quick else 2)
     if rounds < 1:
         raise SystemExit("--rounds must be at least 1")

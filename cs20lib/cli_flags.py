@@ -108,14 +108,15 @@ def _kernel_flags(parser: argparse.ArgumentParser) -> None:
         dest="hogwild",
         action="store_true",
         default=None,
-        help="fused kernel: split each batch over the threads, updating without locks (faster; runs are not "
-        "bit-reproducible and a resumed run does not equal an uninterrupted one)",
+        help="fused kernel: split each batch over the threads, updating without locks (may be faster with idle "
+        "cores; runs are not bit-reproducible and a resumed run does not equal an uninterrupted one)",
     )
     group.add_argument(
         "--deterministic",
         dest="hogwild",
         action="store_false",
-        help="fused kernel: one thread in a fixed order (the same seed gives the same weights; exact resume)",
+        help="fused kernel: one thread in a fixed order (the default: the same seed gives the same weights; "
+        "exact resume)",
     )
 
 

@@ -53,7 +53,7 @@ class Word2VecConfig:
     seed: int = 0
     # how negative sampling's step is computed (cs20lib.fused_op), not which step: see EXECUTION
     kernel: str = "tf"  # "tf" (TensorFlow's ops), "fused" (the custom op), "auto" (fused where it builds, else tf)
-    hogwild: bool = False  # fused op: rows split over threads without locks (faster, not bit-reproducible)
+    hogwild: bool = False  # fused op: rows split over threads without locks (not bit-reproducible; BENCHMARKS.md)
     # the data
     corpus: str = "text8"  # name of the corpus the run trains on
     corpus_fingerprint: str = ""  # content hash of the words trained on (Corpus.fingerprint)
@@ -207,7 +207,6 @@ PRESETS = {
             "init": "word2vec",
             "skip_step": 1_000,
             "kernel": "auto",
-            "hogwild": True,
         },
         epochs=3,
     ),
