@@ -25,6 +25,7 @@ import numpy as np
 import tensorflow as tf
 
 from . import runs
+from .background import prefetch
 from .config import Word2VecConfig
 from .fused_op import negative_update
 from .progress import LossReport, TrainingDivergedError, check_finite
@@ -193,7 +194,7 @@ class Trainer:
         started = window_started = time.perf_counter()
         pairs_done = window_pairs = 0
         try:
-            for centers, targets in self._pieces(step, target):
+            for centers, targets in prefetch(self._pieces(step, target)):  # made in a thread (cs20lib.background)
                 losses = self._run_batches(centers, targets).numpy()
                 check_finite(losses, step, self.manager.latest_checkpoint, config.learning_rate)
                 step += len(losses)
