@@ -144,6 +144,8 @@ def build() -> Path:
     """
     if not sys.platform.startswith("linux"):
         raise KernelUnavailableError(f"the fused kernel is built on Linux only, and this is {sys.platform}")
+    if not SOURCE.is_file():
+        raise KernelUnavailableError(f"its source {SOURCE} is not installed")
     compiler = _compiler()
     target = library_path(compiler)
     if target.exists():
@@ -229,6 +231,14 @@ def _op_determinism() -> bool:
         return False
 
 
+def _check_cpu_only() -> None:
+    """The op has a CPU kernel only: with a GPU, TensorFlow would place the tables there, out of its reach."""
+    import tensorflow as tf
+
+    if tf.config.list_logical_devices("GPU"):
+        raise KernelUnavailableError("it has a CPU kernel only, and TensorFlow puts the tables on the GPU here")
+
+
 def negative_update(config):
     """The negative-sampling update for ``config``: ``(update, can_jit)``.
 
@@ -242,6 +252,7 @@ def negative_update(config):
     if config.kernel == "tf":
         return negative_sampling_update, True
     try:
+        _check_cpu_only()
         load_library()
     except KernelUnavailableError as error:
         if config.kernel == "fused":
