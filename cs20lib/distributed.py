@@ -127,6 +127,15 @@ def worker_window_dataset(ids, keep, *, batch_size: int, skip_window: int, seed:
     return tf.data.Dataset.range(first_epoch, first_epoch + 1_000_000).flat_map(epoch_batches).prefetch(2)
 
 
+def check_parameter_server_config(config) -> None:
+    """Parameter-server training runs word2vec's window step; a clear error for other settings."""
+    if config.loss != "negative" or config.batching != "windows":
+        raise ValueError(
+            "--strategy parameter-server trains word2vec's way (--loss negative --batching windows, "
+            "the word2vec preset); the lecture's NCE runs on one process"
+        )
+
+
 class ParameterServerTrainer(Trainer):
     """:class:`~cs20lib.training.Trainer` on a cluster: tables sharded over the parameter servers, steps on workers.
 
@@ -150,11 +159,7 @@ class ParameterServerTrainer(Trainer):
         join_timeout: float = JOIN_TIMEOUT,
         **options,
     ):
-        if config.loss != "negative" or config.batching != "windows":
-            raise ValueError(
-                "--strategy parameter-server trains word2vec's way (--loss negative --batching windows, "
-                "the word2vec preset); the lecture's NCE runs on one process"
-            )
+        check_parameter_server_config(config)
         self.steps_per_closure, self.join_timeout = steps_per_closure, join_timeout
         self.cluster = cluster_resolver.cluster_spec().as_dict()  # to name a task that stopped
         strategy = parameter_server_strategy(cluster_resolver, num_ps)
@@ -301,6 +306,7 @@ def trainer_for(
     elif strategy == "mirrored":
         yield Trainer(config, data.vocab, data.ids, run_dir, strategy=mirrored_strategy(devices), **options)
     elif strategy == "parameter-server":
+        check_parameter_server_config(config)  # before any task starts
         if os.environ.get("TF_CONFIG"):
             cluster, _, _ = cluster_from_tf_config()
             resolver = tf.distribute.cluster_resolver.TFConfigClusterResolver()
