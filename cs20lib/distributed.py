@@ -205,23 +205,24 @@ class ParameterServerTrainer(Trainer):
         return tf.convert_to_tensor(self.model.embed_matrix).numpy()
 
     def _join(self, step: int) -> None:
-        """Wait for every scheduled closure, at most ``join_timeout`` seconds; failures become one clear error."""
+        """Wait for every scheduled closure, at most ``join_timeout`` seconds."""
         deadline = time.monotonic() + self.join_timeout
-        try:
-            while not self.coordinator.done():
-                if time.monotonic() > deadline:
-                    raise ClusterError(
-                        f"the workers did not finish the steps before step {step:,} within {self.join_timeout:.0f} s; "
-                        f"{self._resume_hint()}"
-                    )
-                time.sleep(0.05)
-        except (tf.errors.UnavailableError, tf.errors.AbortedError, tf.errors.CancelledError) as exc:
-            failed = first_closed(self.cluster) if self.cluster else None
-            lines = [line.strip() for line in exc.message.splitlines() if "UNAVAILABLE" in line or "ABORTED" in line]
-            raise ClusterError(
-                f"{'task ' + failed if failed else 'a parameter server'} stopped, so training stopped before step "
-                f"{step:,} ({lines[0] if lines else type(exc).__name__}). {self._resume_hint()}"
-            ) from None
+        while not self.coordinator.done():  # raises what a closure raised (a worker's failure is retried instead)
+            if time.monotonic() > deadline:
+                raise ClusterError(
+                    f"the workers did not finish the steps before step {step:,} within {self.join_timeout:.0f} s; "
+                    f"{self._resume_hint()}"
+                )
+            time.sleep(0.05)
+
+    def _cluster_error(self, exc, step: int) -> ClusterError:
+        """The error for a task that stopped answering: which one (parameter servers are checked first), what to do."""
+        failed = first_closed(self.cluster)
+        lines = [line.strip() for line in exc.message.splitlines() if "UNAVAILABLE" in line or "ABORTED" in line]
+        return ClusterError(
+            f"{'task ' + failed if failed else 'a task of the cluster'} stopped answering, so training stopped before "
+            f"step {step:,} ({lines[0] if lines else exc.message.strip().splitlines()[0]}). {self._resume_hint()}"
+        )
 
     def _resume_hint(self) -> str:
         latest = self.manager.latest_checkpoint
@@ -241,27 +242,34 @@ class ParameterServerTrainer(Trainer):
         pairs_per_step = config.batch_size * (config.skip_window + 1)  # expected: reach (w + 1) / 2 each side
         try:
             while step < target:
-                window_started = time.perf_counter()
                 stop = min(target, (step // config.skip_step + 1) * config.skip_step)
-                counts = [min(self.steps_per_closure, stop - s) for s in range(step, stop, self.steps_per_closure)]
-                results = [self.coordinator.schedule(self._run_batches, args=(self._iterator, c)) for c in counts]
-                self._join(stop)
-                losses = np.repeat([float(r.fetch()) for r in results], counts)
-                check_finite(losses, step, self.manager.latest_checkpoint, config.learning_rate)
-                step = stop
-                self.step.assign(step)
-                report.add(step, losses)
-                elapsed = time.perf_counter() - window_started
-                with writer.as_default(step=step):
-                    tf.summary.scalar("loss", float(losses.mean()))
-                self._summaries(writer, step, len(losses) * pairs_per_step / elapsed if elapsed else 0.0)
-                with _quiet_tensorflow_warnings():  # saving sharded tables retraces its function each time
-                    self.manager.save(checkpoint_number=step)
+                try:
+                    step = self._train_until(stop, step, report, writer, pairs_per_step)
+                except (tf.errors.UnavailableError, tf.errors.AbortedError, tf.errors.CancelledError) as exc:
+                    raise self._cluster_error(exc, stop) from None
         finally:
             report.close()
             writer.close()
         seconds = time.perf_counter() - started
         return TrainResult(self.run_dir, step, report.history, seconds, (step - first) * pairs_per_step)
+
+    def _train_until(self, stop: int, step: int, report, writer, pairs_per_step: int) -> int:
+        """Schedule the steps up to ``stop`` on the workers, wait for them, report, log and checkpoint."""
+        window_started = time.perf_counter()
+        counts = [min(self.steps_per_closure, stop - s) for s in range(step, stop, self.steps_per_closure)]
+        results = [self.coordinator.schedule(self._run_batches, args=(self._iterator, c)) for c in counts]
+        self._join(stop)
+        losses = np.repeat([float(r.fetch()) for r in results], counts)
+        check_finite(losses, step, self.manager.latest_checkpoint, self.config.learning_rate)
+        self.step.assign(stop)
+        report.add(stop, losses)
+        elapsed = time.perf_counter() - window_started
+        with writer.as_default(step=stop):
+            tf.summary.scalar("loss", float(losses.mean()))
+        self._summaries(writer, stop, len(losses) * pairs_per_step / elapsed if elapsed else 0.0)
+        with _quiet_tensorflow_warnings():  # saving sharded tables retraces its function each time
+            self.manager.save(checkpoint_number=stop)
+        return stop
 
 
 @contextlib.contextmanager

@@ -144,7 +144,7 @@ class Trainer:
                 replicas each takes every ``replicas``-th row of the batch, so together they make the
                 same update as one process would (each pair's step is still learning_rate / size)."""
                 iteration = optimizer.iterations.read_value()
-                seed = tf.stack([tf.constant(config.seed, tf.int64), iteration * replicas + replica])
+                seed = tf.stack([tf.constant(config.seed, tf.int64), iteration * replicas + tf.cast(replica, tf.int64)])
                 rows = size
                 if replicas != 1:
                     centers, targets = centers[replica::replicas], targets[replica::replicas]

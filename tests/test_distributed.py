@@ -165,26 +165,12 @@ def test_worker_window_dataset_makes_word2vec_windows():
 # ----------------------------------------------------------------------------------------------
 # Parameter-server training
 # ----------------------------------------------------------------------------------------------
-def test_parameter_server_run_restores_into_one_process_and_back(tmp_path):
+def test_parameter_server_run_trains_like_one_process_and_its_checkpoints_read_as_any(tmp_path):
     """A run on 2 workers and 2 parameter servers (tables split in 2 row blocks) trains to the quality of the
-    single-process run, its checkpoint restores into the single-process model and continues there, and a
-    single-process checkpoint continues on the cluster."""
+    single-process run, and its checkpoints restore into the single-process model."""
     sharded = tmp_path / "sharded"
-    out = finish(
-        cli(
-            "train",
-            *TOY,
-            "--steps",
-            1200,
-            "--strategy",
-            "parameter-server",
-            "--ps",
-            2,
-            "--run-dir",
-            sharded,
-            cwd=tmp_path,
-        )
-    )
+    args = ("--steps", 1200, "--strategy", "parameter-server", "--ps", 2, "--run-dir", sharded)
+    out = finish(cli("train", *TOY, *args, cwd=tmp_path))
     assert "Average loss at step 1199" in out, out
     single = tmp_path / "single"
     finish(cli("train", *TOY, "--steps", 1200, "--run-dir", single, cwd=tmp_path))
@@ -196,28 +182,26 @@ def test_parameter_server_run_restores_into_one_process_and_back(tmp_path):
     # the sharded checkpoint holds whole tables: every command reads it as it reads any run
     embeddings = runs.load_embeddings(sharded)
     assert embeddings.shape[1] == 32 and np.isfinite(embeddings).all()
-    out = finish(cli("neighbours", sharded, "king", cwd=tmp_path))
-    assert out.startswith("king: ")
-    # sharded -> one process: resumes at 1,200 and trains on
-    out = finish(cli("train", *TOY, "--steps", 1500, "--run-dir", sharded, cwd=tmp_path))
-    assert "resuming from" in out and "(step 1,200)" in out and "Average loss at step 1499" in out, out
-    # one process -> sharded over 3 parameter servers
-    out = finish(
-        cli(
-            "train",
-            *TOY,
-            "--steps",
-            1500,
-            "--strategy",
-            "parameter-server",
-            "--ps",
-            3,
-            "--run-dir",
-            single,
-            cwd=tmp_path,
-        )
-    )
-    assert "(step 1,200)" in out and "Average loss at step 1499" in out, out
+    assert finish(cli("neighbours", sharded, "king", cwd=tmp_path)).startswith("king: ")
+    out = finish(cli("train", *TOY, "--steps", 1200, "--run-dir", sharded, cwd=tmp_path))  # one process restores it
+    assert "resuming from" in out and "(step 1,200)" in out, out
+
+
+def test_a_run_moves_between_one_process_and_a_cluster(tmp_path):
+    """Stopped on one process, resumed on a cluster of 3 parameter servers; stopped there, finished on one process."""
+    run_dir = tmp_path / "run"
+    process = cli("train", *TOY, "--steps", 1500, "--run-dir", run_dir, cwd=tmp_path)
+    wait_for_line(process, "Average loss at step 599")  # the checkpoint of step 300 is on disk by now
+    end_group(process)
+    done = latest_step(run_dir)
+    args = ("--strategy", "parameter-server", "--ps", 3, "--run-dir", run_dir)
+    process = cli("train", *TOY, "--steps", 1500, *args, cwd=tmp_path)
+    seen = "".join(wait_for_line(process, f"Average loss at step {done + 599}"))
+    end_group(process)
+    assert f"(step {done:,})" in seen, seen
+    done = latest_step(run_dir)
+    out = finish(cli("train", *TOY, "--steps", 1500, "--run-dir", run_dir, cwd=tmp_path))
+    assert f"(step {done:,})" in out and "Average loss at step 1499" in out, out
 
 
 def test_a_killed_worker_does_not_stop_the_run(tmp_path):
