@@ -41,7 +41,7 @@ import yaml
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from handouts import PLACEHOLDER_CODE, SOLUTION_TAG, series  # noqa: E402
+from handouts import PLACEHOLDER_CODE, SOLUTION_TAG, series, swap_in  # noqa: E402
 
 EXERCISES_DIR = REPO / "exercises"
 RUBRIC_TAG = "rubric"
@@ -276,22 +276,6 @@ def build(notebook_dir: Path, exercises_dir: Path, out: Path, only: list[str] | 
         shutil.rmtree(staging, ignore_errors=True)
         raise
     return {"out": out, "questions": {stem: [q.name for q in questions] for stem, questions in entries}}
-
-
-def swap_in(staging: Path, out: Path) -> None:
-    """Replace ``out`` by the complete ``staging`` folder (the previous ``out`` is kept if that fails)."""
-    if out.exists():
-        old = out.with_name(out.name + ".old")
-        shutil.rmtree(old, ignore_errors=True)
-        out.rename(old)
-        try:
-            staging.rename(out)
-        except OSError:
-            old.rename(out)
-            raise
-        shutil.rmtree(old)
-    else:
-        staging.rename(out)
 
 
 def main(argv: list[str] | None = None) -> int:
