@@ -45,6 +45,10 @@ def cmd_train(args: argparse.Namespace) -> int:
 
     _check_output_flags(args)
     _check_run_root(args)
+    if args.strategy == "mirrored":  # logical devices must be set before TensorFlow's runtime starts
+        from .distributed import split_cpu_if_no_gpu
+
+        split_cpu_if_no_gpu(args.devices)
     epochs = _epochs(args)
     config = config_from(args)
     preset = preset_name(args)

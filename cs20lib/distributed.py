@@ -48,6 +48,7 @@ __all__ = [
     "logical_cpus",
     "mirrored_strategy",
     "parameter_server_strategy",
+    "split_cpu_if_no_gpu",
     "trainer_for",
     "worker_window_dataset",
 ]
@@ -71,12 +72,19 @@ def logical_cpus(count: int) -> list[str]:
     return [device.name for device in tf.config.list_logical_devices("CPU")]
 
 
+def split_cpu_if_no_gpu(devices: int | None = None) -> list[str] | None:
+    """Without GPUs (or with ``devices`` given), split the CPU into ``devices`` logical devices (default 2)
+    and return their names; with GPUs and no ``devices``, None (each GPU is a device)."""
+    if tf.config.list_physical_devices("GPU") and devices is None:
+        return None
+    return logical_cpus(devices or 2)
+
+
 def mirrored_strategy(devices: int | None = None):
     """``MirroredStrategy`` over every GPU, or, without GPUs, over ``devices`` logical CPUs (default 2)."""
-    gpus = tf.config.list_logical_devices("GPU")
-    if gpus and devices is None:
+    names = split_cpu_if_no_gpu(devices)
+    if names is None:
         return tf.distribute.MirroredStrategy()
-    names = logical_cpus(devices or 2)
     return tf.distribute.MirroredStrategy(names, cross_device_ops=tf.distribute.ReductionToOneDevice())
 
 

@@ -219,7 +219,7 @@ def test_a_killed_worker_does_not_stop_the_run(tmp_path):
 def test_a_killed_parameter_server_stops_with_a_clear_error_and_the_rerun_resumes(tmp_path):
     run_dir = tmp_path / "run"
     process = cli("train", *TOY, "--steps", 1500, "--strategy", "parameter-server", "--run-dir", run_dir, cwd=tmp_path)
-    seen = wait_for_line(process, "Average loss at step 299")
+    seen = wait_for_line(process, "Average loss at step 599")  # the checkpoint of step 300 is on disk by now
     os.kill(tasks_of(process.pid)["ps:0"], signal.SIGKILL)
     out = "".join(seen) + finish(process, expect=2)
     error = [line for line in out.splitlines() if line.startswith("error: ")]
