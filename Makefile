@@ -18,13 +18,15 @@ STAMP := $(VENV)/.cs20-installed
 ARGS ?=
 PYTEST_ARGS ?=
 
-.PHONY: help venv demo test lab handouts bench notebooks lock clean
+.PHONY: help venv demo test lab handouts assignments slides bench notebooks lock clean
 
 help:
 	@echo "make demo   train word2vec and write checkpoints, TensorBoard logs, projector files, t-SNE plot (ARGS='--help' for flags)"
 	@echo "make test   run every test: cs20lib unit tests and strict nbval of every notebook"
 	@echo "make lab    JupyterLab on notebooks/, with the course's kernel"
 	@echo "make handouts  HTML handouts (instructor + student editions), student zip, and PDFs when Chromium is installed"
+	@echo "make assignments  otter-grader student and instructor notebooks, autograder archives and rubrics"
+	@echo "make slides  reveal.js slide decks of the notebooks, offline, and an index"
 	@echo "make notebooks  re-execute every notebook in a fresh kernel, storing its outputs"
 	@echo "make bench  benchmarks/pipeline.py on the configured corpus"
 	@echo "make lock   re-pin constraints.txt from a fresh install, and check that every supported Python resolves it"
@@ -58,6 +60,14 @@ lab: $(STAMP)
 # handouts/: instructor and student HTML, index.html, the student notebooks zip; PDFs with Chromium.
 handouts: $(STAMP)
 	$(BIN)/python tools/handouts.py $(ARGS)
+
+# assignments/: student notebooks that check themselves (otter-grader), instructor notebooks, autograder archives.
+assignments: $(STAMP)
+	$(BIN)/python tools/assignments.py $(ARGS)
+
+# slides/: one reveal.js deck per notebook and index.html, with reveal.js from a pinned, checked local copy.
+slides: $(STAMP)
+	$(BIN)/python tools/slides.py $(ARGS)
 
 # Re-execute every notebook top to bottom in a fresh kernel and store its outputs (then `make test`).
 notebooks: $(STAMP)

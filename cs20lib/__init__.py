@@ -3,7 +3,8 @@
 Stanford CS20's lecture "word2vec, structuring TensorFlow models, managing experiments, autodiff",
 on today's TensorFlow. One module per idea; ``docs/architecture.md`` has the map. The data side: :mod:`cs20lib.corpus`,
 :mod:`cs20lib.toy_corpus`, :mod:`cs20lib.vocab`, :mod:`cs20lib.skipgram`; the models:
-:mod:`cs20lib.tf1_model` (the lecture's graph), :mod:`cs20lib.tf2_model` and :mod:`cs20lib.training`;
+:mod:`cs20lib.tf1_model` (the lecture's graph), :mod:`cs20lib.tf2_model` and :mod:`cs20lib.training`, scaled out
+by :mod:`cs20lib.distributed` on :mod:`cs20lib.cluster`;
 around them :mod:`cs20lib.config`, :mod:`cs20lib.runs`, :mod:`cs20lib.evaluation`,
 :mod:`cs20lib.projector`, :mod:`cs20lib.tsne`, :mod:`cs20lib.experiment` and :mod:`cs20lib.notebook`.
 

@@ -6,12 +6,15 @@ project     (re)write a run's TensorBoard projector files
 tsne        (re)draw a run's t-SNE plot
 neighbours  nearest neighbours of words in a trained run
 stats       corpus, vocabulary and input-pipeline figures, without training
+cluster     a local cluster of parameter servers and workers on 127.0.0.1, until Ctrl-C
+cluster-task  this machine's task of the cluster in TF_CONFIG (real clusters)
 """
 
 from __future__ import annotations
 
 import argparse
 import errno
+import json
 import sys
 import time
 from pathlib import Path
@@ -25,6 +28,7 @@ from .cli_flags import (
     config_from,
     preset_name,
 )
+from .cluster import ClusterError
 from .config import PRESETS
 from .corpus import CorpusError
 from .fused_op import KernelUnavailableError
@@ -42,6 +46,10 @@ def cmd_train(args: argparse.Namespace) -> int:
 
     _check_output_flags(args)
     _check_run_root(args)
+    if args.strategy == "mirrored":  # logical devices must be set before TensorFlow's runtime starts
+        from .distributed import split_cpu_if_no_gpu
+
+        split_cpu_if_no_gpu(args.devices)
     epochs = _epochs(args)
     config = config_from(args)
     preset = preset_name(args)
@@ -77,8 +85,16 @@ def cmd_train(args: argparse.Namespace) -> int:
         f"window {config.skip_window}, learning rate {config.learning_rate:g})"
     )
     start = time.perf_counter()
-    train(config, data, api=args.model, run_dir=run_dir, progress=progress)
+    distribution = (
+        {"workers": args.workers, "ps": args.ps, "devices": args.devices} if args.strategy != "default" else {}
+    )
+    train(config, data, api=args.model, run_dir=run_dir, progress=progress, strategy=args.strategy, **distribution)
     print(f"trained in {time.perf_counter() - start:.1f} s")
+    if args.strategy == "multi-worker":
+        from .distributed import is_chief
+
+        if not is_chief():
+            return 0  # the chief evaluates and writes the results
     metrics = finish_run(
         run_dir,
         num_visualize=args.num_visualize,
@@ -195,6 +211,42 @@ def cmd_stats(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_cluster(args: argparse.Namespace) -> int:
+    """Start a local cluster (parameter servers and workers on 127.0.0.1) and keep it up until Ctrl-C."""
+    from .cluster import LocalCluster
+
+    with LocalCluster(args.workers, args.ps) as cluster:
+        spec = json.dumps({"cluster": cluster.cluster, "task": {"type": "chief", "index": 0}})
+        print(
+            f"cluster up: {len(cluster.cluster['ps'])} parameter server(s) {', '.join(cluster.cluster['ps'])}; "
+            f"{len(cluster.cluster['worker'])} worker(s) {', '.join(cluster.cluster['worker'])}"
+        )
+        print(
+            "train on it from another terminal:\n"
+            f"  TF_CONFIG='{spec}' python -m cs20lib train --strategy parameter-server"
+        )
+        print("Ctrl-C stops it.", flush=True)
+        deadline = time.monotonic() + args.seconds if args.seconds else None
+        while deadline is None or time.monotonic() < deadline:
+            cluster.check()
+            time.sleep(0.5)
+    return 0
+
+
+def cmd_cluster_task(args: argparse.Namespace) -> int:
+    """Run this machine's task (parameter server or worker) of the cluster in TF_CONFIG, until stopped."""
+    from .cluster import cluster_from_tf_config, run_task
+
+    cluster, kind, index = cluster_from_tf_config()
+    if kind not in ("ps", "worker") or index is None:
+        raise ClusterError(
+            f"TF_CONFIG's task is {kind!r} {index!r}; cluster-task runs a 'ps' or 'worker' task (the chief runs "
+            f"python -m cs20lib train --strategy parameter-server)"
+        )
+    run_task(cluster, kind, index)
+    return 0
+
+
 # ----------------------------------------------------------------------------------------------
 def build_parser():
     """The parser of ``python -m cs20lib``, its commands bound to the functions above."""
@@ -205,6 +257,8 @@ def build_parser():
         "tsne": cmd_tsne,
         "neighbours": cmd_neighbours,
         "stats": cmd_stats,
+        "cluster": cmd_cluster,
+        "cluster-task": cmd_cluster_task,
     }
     return cli_flags.build_parser(commands, __doc__)
 
@@ -238,7 +292,15 @@ def main(argv: list[str] | None = None) -> int:
     formatwarning, warnings.formatwarning = warnings.formatwarning, _plain_warning  # a sentence, not our source
     try:
         return args.run(args)
-    except (CorpusError, RunError, UnknownWordError, TrainingDivergedError, KernelUnavailableError, ValueError) as exc:
+    except (
+        CorpusError,
+        RunError,
+        UnknownWordError,
+        TrainingDivergedError,
+        KernelUnavailableError,
+        ClusterError,
+        ValueError,
+    ) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     except OSError as exc:

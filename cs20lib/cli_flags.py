@@ -8,7 +8,7 @@ import math
 import os
 from pathlib import Path
 
-from .config import KERNELS, PRESETS, Word2VecConfig
+from .config import KERNELS, PRESETS, STRATEGIES, Word2VecConfig
 from .projector import NUM_VISUALIZE
 from .runs import RunError
 from .tsne import TSNE_WORDS
@@ -137,6 +137,24 @@ def _evaluation_flags(group) -> None:
     )
 
 
+def _distribution_flags(parser: argparse.ArgumentParser) -> None:
+    group = parser.add_argument_group("distribution (TF2 trainer; see docs/architecture.md, notebook 11)")
+    group.add_argument(
+        "--strategy",
+        choices=STRATEGIES,
+        default="default",
+        help="default: one process (its GPU if any); mirrored: replicas on this machine's GPUs or --devices "
+        "logical CPUs; parameter-server: tables sharded over parameter servers, steps on workers (the cluster "
+        "in TF_CONFIG, else a local one of --workers and --ps); multi-worker: MultiWorkerMirroredStrategy, one "
+        "process per TF_CONFIG task (default: %(default)s)",
+    )
+    group.add_argument("--workers", type=int, default=2, help="local cluster: worker processes (default: %(default)s)")
+    group.add_argument("--ps", type=int, default=1, help="local cluster: parameter servers (default: %(default)s)")
+    group.add_argument(
+        "--devices", type=int, default=None, help="mirrored without GPUs: logical CPU devices (default: 2)"
+    )
+
+
 def _output_flags(parser: argparse.ArgumentParser) -> None:
     group = parser.add_argument_group("outputs")
     group.add_argument(
@@ -175,6 +193,7 @@ def build_parser(commands: dict, description: str) -> argparse.ArgumentParser:
     _training_flags(train)
     _output_flags(train)
     _kernel_flags(train)
+    _distribution_flags(train)
     where = train.add_argument_group("where")
     where.add_argument(
         "--run-dir",
@@ -218,6 +237,15 @@ def build_parser(commands: dict, description: str) -> argparse.ArgumentParser:
     neighbours.add_argument("words", nargs="+", help="query words")
     neighbours.add_argument("-k", type=int, default=8, help="neighbours per word (default: %(default)s)")
     neighbours.set_defaults(run=commands["neighbours"])
+
+    cluster = _command(sub, "cluster", commands)
+    cluster.add_argument("--workers", type=int, default=2, help="worker processes (default: %(default)s)")
+    cluster.add_argument("--ps", type=int, default=1, help="parameter servers (default: %(default)s)")
+    cluster.add_argument("--seconds", type=float, default=None, help="stop after this long (default: at Ctrl-C)")
+    cluster.set_defaults(run=commands["cluster"])
+
+    task = _command(sub, "cluster-task", commands)
+    task.set_defaults(run=commands["cluster-task"])
 
     stats = _command(sub, "stats", commands)
     _corpus_flags(stats)

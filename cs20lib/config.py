@@ -161,6 +161,10 @@ class Word2VecConfig:
 
 LOSSES = ("nce", "negative")
 BATCHINGS = ("pairs", "windows")
+#: where the TF2 trainer runs (``train --strategy``; :func:`cs20lib.distributed.trainer_for`): one process
+#: (TensorFlow's default strategy), replicas on one machine, parameter servers and workers, replicas on
+#: several machines. Not a setting of the run: it does not change what the run directory is called.
+STRATEGIES = ("default", "mirrored", "parameter-server", "multi-worker")
 LR_DECAYS = ("none", "linear")
 INITS = ("uniform", "word2vec")
 KERNELS = ("tf", "fused", "auto")  # negative sampling's step: cs20lib.fused_op

@@ -107,22 +107,32 @@ def train(
     root="runs",
     progress: bool | None = False,
     verbose: bool = True,
+    strategy: str = "default",
+    **distribution,
 ) -> Path:
     """Train with ``api`` ("tf2": the tf.Module trainer; "tf1": the lecture's graph model) to
     ``config.num_train_steps`` in ``run_dir`` (default: named after the settings under ``root``),
-    resuming from its checkpoints. Returns the run directory."""
+    resuming from its checkpoints. Returns the run directory.
+
+    ``strategy`` and ``distribution`` (``workers``, ``ps``, ``devices``) choose where the TF2 trainer runs:
+    :func:`cs20lib.distributed.trainer_for`. The run directory does not depend on them: a run can be
+    continued on one process, replicas or a cluster alike."""
     run_dir = Path(run_dir) if run_dir is not None else runs.run_dir_for(config, api, root)
     steps_per_epoch(config, data)  # refuses data that cannot fill a batch
     if api == "tf2":
-        from .training import Trainer
+        from .distributed import trainer_for
 
-        trainer = Trainer(config, data.vocab, data.ids, run_dir, verbose=verbose, progress=progress)
-        if verbose:
-            for note in trainer.notes:
-                print(note)
-            if trainer.restored_from:
-                print(f"resuming from {trainer.restored_from} (step {int(trainer.step.numpy()):,})")
-        trainer.train()
+        with trainer_for(
+            strategy, config, data, run_dir, verbose=verbose, progress=progress, **distribution
+        ) as trainer:
+            if verbose:
+                for note in trainer.notes:
+                    print(note)
+                if trainer.restored_from:
+                    print(f"resuming from {trainer.restored_from} (step {int(trainer.step.numpy()):,})")
+            trainer.train()
+    elif strategy != "default":
+        raise ValueError("--strategy runs the TF2 trainer (--model tf2); the lecture's graph model runs on one process")
     elif api == "tf1":
         from .tf1_model import SkipGramModel
 

@@ -43,9 +43,21 @@ class SkipGram(tf.Module):
     ``syn1neg``; negative sampling uses no bias). ``init="uniform"`` starts ``embed_matrix`` in [-1, 1)
     and ``output_weight`` from a truncated normal with stddev 1/sqrt(embed_size), as the lecture;
     ``init="word2vec"`` uses the C tool's [-0.5, 0.5) / embed_size and zeros.
+
+    Created under a ``tf.distribute`` strategy's scope, the two tables become that strategy's
+    variables (``ShardedVariable`` row blocks on parameter servers, ``MirroredVariable`` copies); every
+    read goes through ``tf.nn.embedding_lookup``, which reads only the rows it needs from each shard.
     """
 
-    def __init__(self, vocab_size: int, embed_size: int, *, init: str = "uniform", seed: int = 0):
+    def __init__(
+        self,
+        vocab_size: int,
+        embed_size: int,
+        *,
+        init: str = "uniform",
+        seed: int = 0,
+        aggregation=tf.VariableAggregation.NONE,
+    ):
         super().__init__(name="skip_gram")
         self.vocab_size, self.embed_size = vocab_size, embed_size
         shape = [vocab_size, embed_size]
@@ -58,8 +70,10 @@ class SkipGram(tf.Module):
                 weight = tf.zeros(shape)
             else:
                 raise ValueError(f"init must be 'uniform' or 'word2vec', not {init!r}")
-            self.embed_matrix = tf.Variable(embed, name="embed_matrix")
-            self.output_weight = tf.Variable(weight, name="output_weight")
+            # aggregation: how MirroredStrategy combines the replicas' updates (SUM: each scatter's rows
+            # are gathered from every replica and applied to every copy)
+            self.embed_matrix = tf.Variable(embed, name="embed_matrix", aggregation=aggregation)
+            self.output_weight = tf.Variable(weight, name="output_weight", aggregation=aggregation)
             self.output_bias = tf.Variable(tf.zeros([vocab_size]), name="output_bias")
 
     def __call__(self, centers):
@@ -89,9 +103,9 @@ class SkipGram(tf.Module):
         output word (the target); word2vec's windows are rows of a center (output) and its context.
         """
         mask = tf.cast(input_ids >= 0, tf.float32)  # [B, C]
-        v = tf.gather(self.embed_matrix, tf.maximum(input_ids, 0))  # [B, C, D]
-        u_true = tf.gather(self.output_weight, output_ids)  # [B, D]
-        u_noise = tf.gather(self.output_weight, negatives)  # [B, K, D]
+        v = tf.nn.embedding_lookup(self.embed_matrix, tf.maximum(input_ids, 0))  # [B, C, D]
+        u_true = tf.nn.embedding_lookup(self.output_weight, output_ids)  # [B, D]
+        u_noise = tf.nn.embedding_lookup(self.output_weight, negatives)  # [B, K, D]
         true_logit = tf.einsum("bcd,bd->bc", v, u_true)
         noise_logit = tf.einsum("bcd,bkd->bck", v, u_noise)
         # -log sigma(x) = softplus(-x); -log sigma(-x) = softplus(x)
@@ -117,9 +131,9 @@ def negative_sampling_update(model: SkipGram, output_ids, input_ids, negatives, 
     :meth:`SkipGram.negative_sampling_loss`.
     """
     mask = tf.cast(input_ids >= 0, tf.float32)  # [B, C]
-    inputs = tf.gather(model.embed_matrix, tf.maximum(input_ids, 0))  # [B, C, D]
+    inputs = tf.nn.embedding_lookup(model.embed_matrix, tf.maximum(input_ids, 0))  # [B, C, D]
     ids = tf.concat([output_ids[:, None], negatives], axis=1)  # [B, 1+K]: the true output word first
-    outputs = tf.gather(model.output_weight, ids)  # [B, 1+K, D]
+    outputs = tf.nn.embedding_lookup(model.output_weight, ids)  # [B, 1+K, D]
     logits = tf.matmul(inputs, outputs, transpose_b=True)  # [B, C, 1+K]
     labels = tf.one_hot(tf.zeros([tf.shape(output_ids)[0]], tf.int32), tf.shape(ids)[1])[:, None, :]
     loss = tf.reduce_sum(tf.nn.softplus((1.0 - 2.0 * labels) * logits) * mask[:, :, None])

@@ -30,7 +30,7 @@ from .config import Word2VecConfig
 from .fused_op import negative_update
 from .progress import LossReport, TrainingDivergedError, check_finite
 from .skipgram import SkipGramStream
-from .tf2_model import SGD, SkipGram, alias_table, draw_negatives, log_uniform_sample
+from .tf2_model import SGD, SkipGram, alias_table, draw_negatives, log_uniform_sample, negative_sampling_update
 from .vocab import Vocabulary
 
 __all__ = ["TrainResult", "Trainer", "TrainingDivergedError"]
@@ -76,17 +76,27 @@ class Trainer:
         verbose: bool = True,
         progress: bool | None = False,
         jit_compile: bool | None = None,
+        strategy=None,
     ):
         self.config, self.vocab = config, vocab
+        self.strategy = strategy or tf.distribute.get_strategy()
         self.verbose, self.progress = verbose, progress
         self.run_dir = runs.open_run(run_dir, config, API, vocab)
+        self.log_dir = self.run_dir / "train"  # TensorBoard event files
         self.stream = SkipGramStream.from_config(config, ids, vocab.counts)
 
-        self.model = SkipGram(len(vocab), config.embed_size, init=config.init, seed=config.seed)
-        decay = config.num_train_steps if config.lr_decay == "linear" else None
-        self.optimizer = SGD(config.learning_rate, decay_steps=decay, min_learning_rate=config.min_learning_rate)
-        self.step = tf.Variable(0, dtype=tf.int64, trainable=False, name="step")
-        self.data_position = tf.Variable(0, dtype=tf.int64, trainable=False, name="data_position")
+        replicas = self.strategy.num_replicas_in_sync
+        if replicas > 1 and config.loss != "negative":
+            raise ValueError(f"training on {replicas} replicas needs loss='negative' (the word2vec preset)")
+        with self.strategy.scope():  # under a distribution strategy its variables are mirrored or sharded
+            aggregation = tf.VariableAggregation.SUM if replicas > 1 else tf.VariableAggregation.NONE
+            self.model = SkipGram(
+                len(vocab), config.embed_size, init=config.init, seed=config.seed, aggregation=aggregation
+            )
+            decay = config.num_train_steps if config.lr_decay == "linear" else None
+            self.optimizer = SGD(config.learning_rate, decay_steps=decay, min_learning_rate=config.min_learning_rate)
+            self.step = tf.Variable(0, dtype=tf.int64, trainable=False, name="step")
+            self.data_position = tf.Variable(0, dtype=tf.int64, trainable=False, name="data_position")
         self.noise = tf.random.Generator.from_seed(config.seed)
         self.checkpoint = tf.train.Checkpoint(
             model=self.model,
@@ -128,22 +138,45 @@ class Trainer:
         else:
             keep, alias = (tf.constant(table) for table in alias_table(self.vocab.counts, config.power))
             windows = config.batching == "windows"
-            update, can_jit = negative_update(config)  # TensorFlow's ops or the fused op (config.kernel)
+            if self.strategy.num_replicas_in_sync == 1:
+                update, can_jit = negative_update(config)  # TensorFlow's ops or the fused op (config.kernel)
+            else:  # the fused op updates one variable in place; mirrored copies need TensorFlow's scatters
+                update, can_jit = negative_sampling_update, False
 
-            def negative_step(centers, targets):
+            def replica_step(centers, targets, replica=0, replicas=1):
                 """word2vec's step: negatives drawn with stateless RNG keyed by (seed, step), update by hand.
                 Pairs: the center is the input word and the target the output; windows: the context
-                words are the inputs and the center the output, as in the word2vec tool."""
-                seed = tf.stack([tf.constant(config.seed, tf.int64), optimizer.iterations])
-                negatives = draw_negatives(keep, alias, [size, config.negative], seed)
+                words are the inputs and the center the output, as in the word2vec tool. With several
+                replicas each takes every ``replicas``-th row of the batch, so together they make the
+                same update as one process would (each pair's step is still learning_rate / size)."""
+                iteration = optimizer.iterations.read_value()
+                seed = tf.stack([tf.constant(config.seed, tf.int64), iteration * replicas + tf.cast(replica, tf.int64)])
+                rows = size
+                if replicas != 1:
+                    centers, targets = centers[replica::replicas], targets[replica::replicas]
+                    rows = tf.shape(centers)[0]
+                negatives = draw_negatives(keep, alias, [rows, config.negative], seed)
                 outputs, inputs = (centers, targets) if windows else (targets[:, 0], centers[:, None])
-                loss = update(model, outputs, inputs, negatives, optimizer.learning_rate(), size)
+                return update(model, outputs, inputs, negatives, optimizer.learning_rate(), size)
+
+            def negative_step(centers, targets):
+                if self.strategy.num_replicas_in_sync == 1:
+                    loss = replica_step(centers, targets)
+                else:  # MirroredStrategy / MultiWorkerMirroredStrategy: scatters all-gathered to every copy
+
+                    def in_replica(centers, targets):
+                        context = tf.distribute.get_replica_context()
+                        rows = (context.replica_id_in_sync_group, context.num_replicas_in_sync)
+                        return replica_step(centers, targets, *rows)
+
+                    losses = self.strategy.run(in_replica, args=(centers, targets))
+                    loss = self.strategy.reduce(tf.distribute.ReduceOp.MEAN, losses, axis=None)
                 optimizer.iterations.assign_add(1)
                 return loss
 
-            step = tf.function(
-                negative_step, jit_compile=not windows and can_jit if jit_compile is None else jit_compile
-            )
+            if jit_compile is None:
+                jit_compile = not windows and can_jit and self.strategy.num_replicas_in_sync == 1
+            step = tf.function(negative_step, jit_compile=jit_compile)
 
         width = None if config.batching == "windows" else 1  # windows: 2r columns, r <= skip_window
 
@@ -190,7 +223,7 @@ class Trainer:
         target = config.num_train_steps if until_step is None else until_step
         step = int(self.step.numpy())
         report = LossReport(step, target, config.skip_step, verbose=self.verbose, progress=self.progress)
-        writer = tf.summary.create_file_writer(str(self.run_dir / "train"))
+        writer = tf.summary.create_file_writer(str(self.log_dir))
         started = window_started = time.perf_counter()
         pairs_done = window_pairs = 0
         try:
@@ -228,7 +261,7 @@ class Trainer:
     def _histogram_sample(self, variable) -> np.ndarray:
         """A fixed random sample of a matrix's values for its histogram: TensorBoard's histogram summary
         one-hot encodes every value it is given, which for a whole embedding matrix takes seconds."""
-        values = variable.numpy().reshape(-1)
+        values = tf.convert_to_tensor(variable).numpy().reshape(-1)  # a sharded table: its shards joined
         if self._sample_index is None or len(self._sample_index) > len(values):
             count = min(HISTOGRAM_SAMPLE, len(values))
             self._sample_index = np.sort(np.random.default_rng(0).choice(len(values), size=count, replace=False))

@@ -22,6 +22,7 @@ SERIES = [
     "08_embedding_visualization",
     "09_randomness",
     "10_autodiff",
+    "11_scaling_out",
 ]
 
 

@@ -150,15 +150,8 @@ def image_alt(cell) -> str:
     return "Plot drawn by the code cell above"
 
 
-class HandoutExporter(HTMLExporter):
-    """nbconvert's JupyterLab HTML with embedded images, MathML math, no scripts and a print stylesheet."""
-
-    def __init__(self, edition: str, index_href: str = "../index.html", **kwargs):
-        super().__init__(
-            template_name="handout", extra_template_basedirs=[str(TEMPLATE_DIR.parent)], embed_images=True, **kwargs
-        )
-        self.edition, self.index_href = edition, index_href
-        self.register_filter("image_alt", image_alt)
+class MathMLMarkdown:
+    """Mixin for nbconvert's HTML exporters: markdown rendered with math as MathML (no MathJax)."""
 
     @pass_context
     def markdown2html(self, context, source):
@@ -173,6 +166,17 @@ class HandoutExporter(HTMLExporter):
             **self.lexer_options,
         )
         return MarkdownWithMath(renderer=renderer).render(source)
+
+
+class HandoutExporter(MathMLMarkdown, HTMLExporter):
+    """nbconvert's JupyterLab HTML with embedded images, MathML math, no scripts and a print stylesheet."""
+
+    def __init__(self, edition: str, index_href: str = "../index.html", **kwargs):
+        super().__init__(
+            template_name="handout", extra_template_basedirs=[str(TEMPLATE_DIR.parent)], embed_images=True, **kwargs
+        )
+        self.edition, self.index_href = edition, index_href
+        self.register_filter("image_alt", image_alt)
 
     def render(self, notebook: nbformat.NotebookNode, name: str, folder: Path) -> str:
         """The page of ``notebook``; ``folder`` is where it lives (for images it links relatively)."""
@@ -390,22 +394,27 @@ def build(notebook_dir: Path, out: Path, pdf: str = "auto", log=print) -> dict:
                 "sudo apt-get install chromium; or set CS20_CHROMIUM)"
             )
         (staging / "index.html").write_text(index_page(entries, with_pdf=chromium is not None), encoding="utf-8")
-        if out.exists():
-            old = out.with_name(out.name + ".old")
-            shutil.rmtree(old, ignore_errors=True)
-            out.rename(old)
-            try:
-                staging.rename(out)
-            except OSError:
-                old.rename(out)  # put the previous handouts back
-                raise
-            shutil.rmtree(old)
-        else:
-            staging.rename(out)
+        swap_in(staging, out)
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         raise
     return {"out": out, "notebooks": [entry["stem"] for entry in entries], "pdf": chromium is not None}
+
+
+def swap_in(staging: Path, out: Path) -> None:
+    """Replace ``out`` by the complete ``staging`` folder (the previous ``out`` is put back if that fails)."""
+    if out.exists():
+        old = out.with_name(out.name + ".old")
+        shutil.rmtree(old, ignore_errors=True)
+        out.rename(old)
+        try:
+            staging.rename(out)
+        except OSError:
+            old.rename(out)
+            raise
+        shutil.rmtree(old)
+    else:
+        staging.rename(out)
 
 
 def main(argv: list[str] | None = None) -> int:
