@@ -49,6 +49,7 @@ __all__ = [
     "KERNELS",
     "KernelUnavailableError",
     "available",
+    "cannot_build",
     "fused_update",
     "kernel_cache_dir",
     "load_library",
@@ -135,6 +136,24 @@ def library_path(compiler: str) -> Path:
     return kernel_cache_dir() / f"word2vec_op-tf{tf.__version__}-{digest}.so"
 
 
+def cannot_build() -> str | None:
+    """Why the op cannot be built on this machine (not Linux, no C++ compiler), without building it;
+    ``None`` when a build can be tried (it may still fail: :func:`available` tries it)."""
+    try:
+        _check_platform()
+        _compiler()
+    except KernelUnavailableError as error:
+        return str(error)
+    return None
+
+
+def _check_platform() -> None:
+    if not sys.platform.startswith("linux"):
+        raise KernelUnavailableError(f"the fused kernel is built on Linux only, and this is {sys.platform}")
+    if not SOURCE.is_file():
+        raise KernelUnavailableError(f"its source {SOURCE} is not installed")
+
+
 def build() -> Path:
     """The op library, compiled now unless an identical build is cached; raises :class:`KernelUnavailableError`.
 
@@ -142,10 +161,7 @@ def build() -> Path:
     succeeds, so two processes building at once, or an interrupted build, never leave a half-written
     library under the final name. A failed build's messages are kept beside it (``*.log``).
     """
-    if not sys.platform.startswith("linux"):
-        raise KernelUnavailableError(f"the fused kernel is built on Linux only, and this is {sys.platform}")
-    if not SOURCE.is_file():
-        raise KernelUnavailableError(f"its source {SOURCE} is not installed")
+    _check_platform()
     compiler = _compiler()
     target = library_path(compiler)
     if target.exists():

@@ -244,6 +244,18 @@ def test_max_words_across_piece_boundaries(tmp_path, monkeypatch):
     words = TEXT[:5000].decode().split()
     for n in (1, 2, 3, 10, 99, len(words)):
         assert read_words(path, max_words=n) == words[:n]
+    assert read_words(path) == words
+    # a word longer than several pieces, and a file that does not end in a separator
+    path.write_bytes(b" a " + b"x" * 30 + b" bb\ncc " + b"y" * 15)
+    assert read_words(path) == ["a", "x" * 30, "bb", "cc", "y" * 15]
+
+
+def test_repeated_words_share_one_string(text8_head):
+    """text8's 17M words are held as references to one str per distinct word (~0.14 GB, not ~1.1 GB)."""
+    words = read_words(text8_head, max_words=100_000)
+    first = {}
+    assert all(first.setdefault(word, word) is word for word in words)
+    assert len(first) < len(words) / 5
 
 
 @pytest.mark.parametrize("bad", [b" hello World", b" caf\xc3\xa9 au lait", b" one, two", b" tab\there", b" year 1984"])

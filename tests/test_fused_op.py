@@ -3,6 +3,7 @@ reference and against TensorFlow's ops, both modes in training, bad inputs, and 
 compiler. Tests that need the op skip where it cannot be built; the fallback tests run everywhere."""
 
 import os
+import re
 import subprocess
 import sys
 
@@ -193,6 +194,9 @@ def test_no_compiler_is_a_clear_error(tmp_path, monkeypatch):
     monkeypatch.setenv("CXX", str(tmp_path / "no-such-g++"))
     with pytest.raises(fused_op.KernelUnavailableError, match=r"no C\+\+ compiler: .*no-such-g\+\+.* is not on PATH"):
         fused_op.build()
+    assert re.search(r"no C\+\+ compiler: .*no-such-g\+\+", fused_op.cannot_build())
+    monkeypatch.setenv("CXX", sys.executable)  # any program on PATH: a build can be tried
+    assert fused_op.cannot_build() is None
 
 
 def test_a_compile_error_is_a_clear_error_with_its_log(tmp_path, monkeypatch):
