@@ -15,19 +15,22 @@ batches. Prints a table of milliseconds per step and pairs per second.
 from __future__ import annotations
 
 import argparse
+import sys
 import time
 from pathlib import Path
 
-import numpy as np
-import tensorflow as tf
-
-from cs20lib import fused_op
-from cs20lib.corpus import read_words
-from cs20lib.skipgram import SkipGramStream
-from cs20lib.tf2_model import SkipGram, alias_table, draw_negatives, negative_sampling_update
-from cs20lib.vocab import Vocabulary
-
 REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))  # this checkout's cs20lib, as benchmarks/vs_gensim.py does
+
+import numpy as np  # noqa: E402
+import tensorflow as tf  # noqa: E402
+
+from cs20lib import fused_op  # noqa: E402
+from cs20lib.corpus import read_words  # noqa: E402
+from cs20lib.skipgram import SkipGramStream  # noqa: E402
+from cs20lib.tf2_model import SkipGram, alias_table, draw_negatives, negative_sampling_update  # noqa: E402
+from cs20lib.vocab import Vocabulary  # noqa: E402
+
 BATCH, WINDOW, NEGATIVES, DIMS = 512, 5, 5, 128
 
 

@@ -23,6 +23,7 @@ SERIES = [
     "09_randomness",
     "10_autodiff",
     "11_scaling_out",
+    "12_making_it_fast",
 ]
 
 
