@@ -1,16 +1,20 @@
 # The two commands of the README:  `make demo`  (the main job)  and  `make test`  (every test).
 # Each creates or refreshes the virtual environment .venv first, from pyproject.toml + constraints.txt.
 SHELL := /bin/bash
-# Python 3.11, 3.12 or 3.13: the versions TensorFlow 2.21 has wheels for from 3.11 up (any 3.11, Debian 12's
-# 3.11.2 included: soupsieve is pinned to 2.10, the newest that does not need 3.11.5). The bounds of pyproject's requires-python and environment.yml's python (a test checks).
-# constraints.txt pins one set that installs on each (tests/test_python_support.py resolves it for every one).
-PYTHON_MIN := 3.11
-PYTHON_BELOW := 3.14
-SUPPORTED := Python 3.11, 3.12 or 3.13
+# The supported Pythons have one home: pyproject.toml's requires-python (">=3.A,<3.B"); environment.yml and the
+# README's support table repeat it (tests/test_environment.py checks they agree). constraints.txt pins one set that
+# installs on each of them (tests/test_python_support.py resolves it for every one).
+REQUIRES_PYTHON := $(shell sed -n 's/^requires-python = "\([^"]*\)".*/\1/p' pyproject.toml)
+PYTHON_MIN := $(shell echo '$(REQUIRES_PYTHON)' | sed -n 's/.*>=\([0-9.]*\).*/\1/p')
+PYTHON_BELOW := $(shell echo '$(REQUIRES_PYTHON)' | sed -n 's/.*<\([0-9.]*\).*/\1/p')
+# python3.A ... python3.(B-1): the interpreters make looks for, oldest first
+PYTHON_CANDIDATES := $(shell m=$(word 2,$(subst ., ,$(PYTHON_MIN))); b=$(word 2,$(subst ., ,$(PYTHON_BELOW))); \
+  while [ "$$m" -lt "$$b" ]; do printf 'python3.%s ' "$$m"; m=$$((m + 1)); done)
+SUPPORTED := Python $(REQUIRES_PYTHON) ($(strip $(subst python,,$(PYTHON_CANDIDATES))))
 SUPPORTED_CHECK := import sys; v = lambda s: tuple(map(int, s.split("."))); sys.exit(not v("$(PYTHON_MIN)") <= sys.version_info[:3] < v("$(PYTHON_BELOW)"))
 # The first of these that runs and is supported (a pyenv shim of a version not selected does not run).
 ifndef PYTHON
-PYTHON := $(firstword $(foreach p,python3.11 python3.12 python3.13 python3,$(shell $(p) -c '$(SUPPORTED_CHECK)' > /dev/null 2>&1 && command -v $(p))) python3)
+PYTHON := $(firstword $(foreach p,$(PYTHON_CANDIDATES) python3,$(shell $(p) -c '$(SUPPORTED_CHECK)' > /dev/null 2>&1 && command -v $(p))) python3)
 endif
 VENV ?= .venv
 BIN := $(VENV)/bin
@@ -34,13 +38,13 @@ help:
 $(STAMP): pyproject.toml constraints.txt
 	@$(PYTHON) -c '$(SUPPORTED_CHECK)' 2> /dev/null || { echo "cs20-word2vec needs $(SUPPORTED); $(PYTHON) is" \
 	  "$$($(PYTHON) -c 'import sys; print(sys.version.split()[0], "at", sys.executable)' 2> /dev/null || echo "not a runnable Python")." \
-	  "Install a supported Python, or run make PYTHON=/path/to/python3.13"; exit 1; }
+	  "Install a supported Python, or run make PYTHON=/path/to/python3.X"; exit 1; }
 	@[ -x $(BIN)/python ] || $(PYTHON) -m venv $(VENV)
 	@$(BIN)/python -c '$(SUPPORTED_CHECK)' || { echo "$(VENV) holds $$($(BIN)/python --version 2>&1); cs20-word2vec needs" \
 	  "$(SUPPORTED): run make clean, then make again"; exit 1; }
 	$(BIN)/python -m pip install --disable-pip-version-check -q -c constraints.txt setuptools wheel -e '.[dev]'
-	$(BIN)/python -m ipykernel install --sys-prefix --name cs20-word2vec --display-name "Python $$($(BIN)/python -c 'import sys; print("%d.%d" % sys.version_info[:2])') (cs20-word2vec)" > /dev/null
-	$(BIN)/python tools/kernelspec.py $(VENV)
+	$(BIN)/python -m ipykernel install --sys-prefix --name cs20-word2vec --display-name "Python 3 (cs20-word2vec)" > /dev/null
+	$(BIN)/python -m tools.kernelspec $(VENV)
 	@touch $(STAMP)
 
 venv: $(STAMP)
@@ -59,22 +63,20 @@ lab: $(STAMP)
 
 # handouts/: instructor and student HTML, index.html, the student notebooks zip; PDFs with Chromium.
 handouts: $(STAMP)
-	$(BIN)/python tools/handouts.py $(ARGS)
+	$(BIN)/python -m tools.handouts $(ARGS)
 
 # assignments/: student notebooks that check themselves (otter-grader), instructor notebooks, autograder archives.
 assignments: $(STAMP)
-	$(BIN)/python tools/assignments.py $(ARGS)
+	$(BIN)/python -m tools.assignments $(ARGS)
 
 # slides/: one reveal.js deck per notebook and index.html, with reveal.js from a pinned, checked local copy.
 slides: $(STAMP)
-	$(BIN)/python tools/slides.py $(ARGS)
+	$(BIN)/python -m tools.slides $(ARGS)
 
-# Re-execute every notebook top to bottom in a fresh kernel and store its outputs (then `make test`).
+# Re-execute every notebook top to bottom in a fresh kernel and store its outputs (then `make test`);
+# ARGS="02 08" runs only those.
 notebooks: $(STAMP)
-	cd notebooks && export CS20_KEEP_EARLIER_RUNS=0 && for nb in [0-9]*.ipynb; do \
-	  $(abspath $(BIN))/jupyter nbconvert --to notebook --execute --inplace --ExecutePreprocessor.kernel_name=cs20-word2vec \
-	    --ExecutePreprocessor.timeout=1200 "$$nb" || exit 1; \
-	done
+	$(BIN)/python -m tools.notebooks run $(ARGS)
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/pipeline.py $(ARGS)

@@ -8,6 +8,7 @@ neighbours  nearest neighbours of words in a trained run
 stats       corpus, vocabulary and input-pipeline figures, without training
 cluster     a local cluster of parameter servers and workers on 127.0.0.1, until Ctrl-C
 cluster-task  this machine's task of the cluster in TF_CONFIG (real clusters)
+notebooks   write the notebook series into a folder, to run with this environment's Jupyter kernel
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ from .cli_flags import (
 from .cluster import ClusterError
 from .config import PRESETS
 from .corpus import CorpusError
+from .course import NotebookConflictError
 from .fused_op import KernelUnavailableError
 from .progress import TrainingDivergedError
 from .runs import RunError
@@ -247,6 +249,14 @@ def cmd_cluster_task(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_notebooks(args: argparse.Namespace) -> int:
+    """Write the notebook series (stored outputs included) into a folder, set to run in this environment's kernel."""
+    from .course import write_notebooks
+
+    write_notebooks(args.folder, edition=args.edition, force=args.force)
+    return 0
+
+
 # ----------------------------------------------------------------------------------------------
 def build_parser():
     """The parser of ``python -m cs20lib``, its commands bound to the functions above."""
@@ -259,6 +269,7 @@ def build_parser():
         "stats": cmd_stats,
         "cluster": cmd_cluster,
         "cluster-task": cmd_cluster_task,
+        "notebooks": cmd_notebooks,
     }
     return cli_flags.build_parser(commands, __doc__)
 
@@ -299,6 +310,7 @@ def main(argv: list[str] | None = None) -> int:
         TrainingDivergedError,
         KernelUnavailableError,
         ClusterError,
+        NotebookConflictError,
         ValueError,
     ) as exc:
         print(f"error: {exc}", file=sys.stderr)

@@ -247,6 +247,23 @@ def build_parser(commands: dict, description: str) -> argparse.ArgumentParser:
     task = _command(sub, "cluster-task", commands)
     task.set_defaults(run=commands["cluster-task"])
 
+    notebooks = _command(sub, "notebooks", commands)
+    notebooks.add_argument("folder", help="where to write them (created if need be), e.g. cs20-notebooks")
+    notebooks.add_argument(
+        "--edition",
+        choices=["instructor", "student"],
+        default="instructor",
+        help="instructor: as the course ran them, solutions included; student: each solution cell replaced by "
+        "an 'Exercise: your answer here' placeholder (default: %(default)s)",
+    )
+    notebooks.add_argument(
+        "--force",
+        action="store_true",
+        help="replace notebooks that were changed since this command wrote them (they are moved into "
+        "FOLDER/replaced-<time>/ first); without it nothing is written when any would be replaced",
+    )
+    notebooks.set_defaults(run=commands["notebooks"])
+
     stats = _command(sub, "stats", commands)
     _corpus_flags(stats)
     _training_flags(stats)

@@ -98,6 +98,23 @@ def first_closed(cluster: dict, jobs=("ps", "worker")) -> str | None:
     return None
 
 
+#: loopback names that gRPC must reach directly, never through a proxy
+LOOPBACK = ("127.0.0.1", "localhost", "::1")
+
+
+def bypass_proxies(hosts=LOOPBACK, environ=None) -> None:
+    """Add ``hosts`` to ``no_proxy`` / ``NO_PROXY`` in ``environ`` (default: this process's environment).
+
+    gRPC, like most HTTP clients, sends its connections through ``http_proxy`` / ``https_proxy`` when they are
+    set (a campus or company proxy): a coordinator would then never reach its own tasks on 127.0.0.1 and
+    would wait on them. A cluster's own addresses are always reached directly.
+    """
+    environ = os.environ if environ is None else environ
+    for name in ("no_proxy", "NO_PROXY"):
+        present = [entry.strip() for entry in environ.get(name, "").split(",") if entry.strip()]
+        environ[name] = ",".join(present + [host for host in hosts if host not in present])
+
+
 def server_config(job: str, num_workers: int):
     """The session config of a task: workers get at least ``num_workers + 1`` inter-op threads (see above)."""
     import tensorflow as tf
@@ -195,6 +212,7 @@ class LocalCluster:
 
     def start(self) -> LocalCluster:
         """Start every task and wait until each listens (at most ``start_timeout`` seconds)."""
+        bypass_proxies()  # this process's channels to the tasks, before TensorFlow opens any
         env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL=os.environ.get("TF_CPP_MIN_LOG_LEVEL", "2"))
         env.pop("TF_CONFIG", None)
         self.log_dir = tempfile.mkdtemp(prefix="cs20-cluster-")

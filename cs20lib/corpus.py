@@ -35,6 +35,8 @@ import zipfile
 import zlib
 from pathlib import Path
 
+from .files import cache_dir
+
 __all__ = [
     "TEXT8",
     "TEXT8_URL",
@@ -44,7 +46,6 @@ __all__ = [
     "CorpusUnavailableError",
     "CorruptArchiveError",
     "ZipSpec",
-    "cache_dir",
     "fetch",
     "load_corpus",
     "normalize_text",
@@ -121,15 +122,6 @@ class Corpus:
 
     def __repr__(self) -> str:
         return f"Corpus(name={self.name!r}, words={len(self.words):,}, source={self.source!r})"
-
-
-def cache_dir() -> Path:
-    """Directory where ``text8.zip`` is cached: ``$CS20_CACHE_DIR``, else ``$XDG_CACHE_HOME/cs20-word2vec``,
-    else ``~/.cache/cs20-word2vec``. Not created here."""
-    if os.environ.get("CS20_CACHE_DIR"):
-        return Path(os.environ["CS20_CACHE_DIR"]).expanduser()
-    base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
-    return Path(base).expanduser() / "cs20-word2vec"
 
 
 # --------------------------------------------------------------------------------------------

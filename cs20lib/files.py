@@ -1,4 +1,5 @@
-"""Writing files so that a reader never sees half of one: write a unique temporary file, then rename."""
+"""Files and folders: where the course caches what it downloads or builds, and writing a file so that a reader
+never sees half of one (a unique temporary file, then a rename)."""
 
 from __future__ import annotations
 
@@ -6,7 +7,7 @@ import os
 import tempfile
 from pathlib import Path
 
-__all__ = ["write_text_atomic"]
+__all__ = ["cache_dir", "write_text_atomic"]
 
 
 def write_text_atomic(path: str | os.PathLike, text: str) -> Path:
@@ -28,3 +29,13 @@ def write_text_atomic(path: str | os.PathLike, text: str) -> Path:
         Path(temporary).unlink(missing_ok=True)
         raise
     return path
+
+
+def cache_dir() -> Path:
+    """The course's cache folder: ``$CS20_CACHE_DIR``, else ``$XDG_CACHE_HOME/cs20-word2vec``, else
+    ``~/.cache/cs20-word2vec``. It holds the downloaded ``text8.zip`` (:mod:`cs20lib.corpus`), the compiled
+    libraries (``kernels/``, :mod:`cs20lib.native`) and the slides' reveal.js. Not created here."""
+    if os.environ.get("CS20_CACHE_DIR"):
+        return Path(os.environ["CS20_CACHE_DIR"]).expanduser()
+    base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
+    return Path(base).expanduser() / "cs20-word2vec"

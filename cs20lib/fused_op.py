@@ -17,12 +17,14 @@ tutorials/embedding, ``NegTrainWord2vec``). Its two modes:
 
 The op is compiled from its source with the machine's C++ compiler (``$CXX``, else ``g++``) and
 TensorFlow's flags (``tf.sysconfig.get_compile_flags`` / ``get_link_flags``; C++17, ``-O3``,
-``-march=native``) into ``$CS20_KERNEL_CACHE``, else ``<cache_dir()>/kernels`` (see
-:func:`cs20lib.corpus.cache_dir`), under a name keyed by the source, TensorFlow's version, the compiler,
-the flags and the CPU's features: a later run, or another machine sharing the cache, rebuilds exactly
-when any of them changes. Then ``tf.load_op_library`` loads it. Where it cannot be built (not Linux, no
-compiler, a compile error), :func:`negative_update` with ``kernel="auto"`` prints one line saying why
-and returns the TensorFlow update; ``kernel="fused"`` raises :class:`KernelUnavailableError` instead.
+``-march=native``) by :func:`cs20lib.native.build`, into a cache that loads only what this user built
+(owner, permissions and a SHA-256 recorded at build time are checked), under a name keyed by the source,
+TensorFlow's version, the compiler, the flags and the CPU's features: a later run, or another machine
+sharing the cache, rebuilds exactly when any of them changes. Then ``tf.load_op_library`` loads it; a
+library that does not load, or lacks the op, is moved aside and built again once. Where it cannot be
+built (not Linux, no compiler, a compile error), :func:`negative_update` with ``kernel="auto"`` prints
+one line saying why and returns the TensorFlow update; ``kernel="fused"`` raises
+:class:`KernelUnavailableError` instead.
 
 Learning rate: both steps take the rate of the batch-mean loss, as the trainer's SGD does, and give
 each pair the step ``learning_rate / batch_size`` (the word2vec preset's 0.025 * 512 is word2vec's 0.025
@@ -34,15 +36,12 @@ differ by the order of the updates only.
 
 from __future__ import annotations
 
-import hashlib
-import os
 import platform
-import shutil
 import subprocess
 import sys
-import tempfile
 from pathlib import Path
 
+from . import native
 from .config import KERNELS
 
 __all__ = [
@@ -51,16 +50,14 @@ __all__ = [
     "available",
     "cannot_build",
     "fused_update",
-    "kernel_cache_dir",
     "load_library",
     "negative_update",
 ]
 
-SOURCE = Path(__file__).with_name("kernels") / "word2vec_op.cc"
+SOURCE = native.KERNELS / "word2vec_op.cc"
 #: besides TensorFlow's flags; -fopenmp-simd lets the source's `omp simd` pragmas vectorise the dot
 #: products without -ffast-math (which would let the compiler assume no NaN, hiding a diverged run)
 OPTIMIZE = ["-O3", "-march=native", "-fopenmp-simd", "-fPIC", "-shared", "-Wno-deprecated-declarations"]
-COMPILE_SECONDS = 300
 
 _library = None  # the loaded op library, once built
 _failure: str | None = None  # why it cannot be built, once known (asked once per process)
@@ -69,15 +66,6 @@ _told = False  # whether the fallback line has been printed
 
 class KernelUnavailableError(RuntimeError):
     """The fused op cannot be built or loaded here; the message says why."""
-
-
-def kernel_cache_dir() -> Path:
-    """Where built kernels go: ``$CS20_KERNEL_CACHE``, else ``kernels/`` in :func:`cs20lib.corpus.cache_dir`."""
-    if os.environ.get("CS20_KERNEL_CACHE"):
-        return Path(os.environ["CS20_KERNEL_CACHE"]).expanduser()
-    from .corpus import cache_dir
-
-    return cache_dir() / "kernels"
 
 
 def _cpu_features() -> str:
@@ -92,120 +80,88 @@ def _cpu_features() -> str:
     return platform.processor() or platform.machine()
 
 
-def _compiler() -> str:
-    """The C++ compiler: ``$CXX``, else ``g++``; raises :class:`KernelUnavailableError` when it is not there."""
-    name = os.environ.get("CXX") or "g++"
-    path = shutil.which(name)
-    if path is None:
-        raise KernelUnavailableError(f"no C++ compiler: {name!r} is not on PATH (set CXX to one)")
-    return path
-
-
-def _command(compiler: str, target: Path) -> list[str]:
+def _flags() -> list[str]:
+    """The compiler's flags: ours, then TensorFlow's (its headers and library)."""
     import tensorflow as tf
 
-    return [
-        compiler,
-        str(SOURCE),
-        "-o",
-        str(target),
-        *OPTIMIZE,
-        *tf.sysconfig.get_compile_flags(),
-        *tf.sysconfig.get_link_flags(),
-    ]
+    return [*OPTIMIZE, *_cpu_exceptions(), *tf.sysconfig.get_compile_flags(), *tf.sysconfig.get_link_flags()]
 
 
-def library_path(compiler: str) -> Path:
-    """The built library's path: named after a hash of everything that makes it."""
-    import tensorflow as tf
-
+def _cpu_exceptions() -> list[str]:
+    """Instruction sets to leave out of ``-march=native``: on CPUs with AVX512-FP16 (Intel Sapphire Rapids and
+    later), ``-march=native`` makes the Eigen headers that TensorFlow 2.21 ships take a half-precision path that
+    GCC 12 cannot compile ("expected initializer before '<' token" in PacketMathFP16.h). The op is float32
+    throughout, so it loses nothing."""
+    if "avx512_fp16" not in _cpu_features().split():
+        return []
     try:
-        version = subprocess.run([compiler, "--version"], capture_output=True, text=True, timeout=60).stdout
-    except (OSError, subprocess.SubprocessError) as error:
-        raise KernelUnavailableError(f"the C++ compiler {compiler} does not run ({error})") from None
-    key = "\n".join(
-        [
-            SOURCE.read_text(),
-            tf.__version__,
-            version,
-            " ".join(_command(compiler, Path("out.so"))),
-            _cpu_features(),
-        ]
-    )
-    digest = hashlib.sha256(key.encode()).hexdigest()[:16]
-    return kernel_cache_dir() / f"word2vec_op-tf{tf.__version__}-{digest}.so"
+        probe = subprocess.run(
+            [native.compiler(), "-mno-avx512fp16", "-x", "c++", "-fsyntax-only", "/dev/null"],
+            capture_output=True,
+            timeout=60,
+        )
+    except (native.NativeBuildError, OSError, subprocess.SubprocessError):
+        return []
+    return ["-mno-avx512fp16"] if probe.returncode == 0 else []
 
 
 def cannot_build() -> str | None:
     """Why the op cannot be built on this machine (not Linux, no C++ compiler), without building it;
     ``None`` when a build can be tried (it may still fail: :func:`available` tries it)."""
     try:
-        _check_platform()
-        _compiler()
-    except KernelUnavailableError as error:
+        native.kernel_source(SOURCE.name)
+        native.compiler()
+    except native.NativeBuildError as error:
         return str(error)
     return None
 
 
-def _check_platform() -> None:
-    if not sys.platform.startswith("linux"):
-        raise KernelUnavailableError(f"the fused kernel is built on Linux only, and this is {sys.platform}")
-    if not SOURCE.is_file():
-        raise KernelUnavailableError(f"its source {SOURCE} is not installed")
-
-
 def build() -> Path:
-    """The op library, compiled now unless an identical build is cached; raises :class:`KernelUnavailableError`.
+    """The op library, compiled now unless a trusted identical build is cached (:func:`cs20lib.native.build`);
+    raises :class:`KernelUnavailableError`."""
+    import tensorflow as tf
 
-    The compiler writes to a temporary file in the cache that is renamed into place only when it
-    succeeds, so two processes building at once, or an interrupted build, never leave a half-written
-    library under the final name. A failed build's messages are kept beside it (``*.log``).
-    """
-    _check_platform()
-    compiler = _compiler()
-    target = library_path(compiler)
-    if target.exists():
-        return target
     try:
-        target.parent.mkdir(parents=True, exist_ok=True)
-        handle, temporary = tempfile.mkstemp(dir=target.parent, prefix=target.stem + ".", suffix=".tmp.so")
-        os.close(handle)
-    except OSError as error:
-        raise KernelUnavailableError(f"cannot write to {target.parent} ({error}); set CS20_KERNEL_CACHE") from None
-    log = target.with_suffix(".log")
+        source = native.kernel_source(SOURCE.name)
+        return native.build(source, f"word2vec_op-tf{tf.__version__}", _flags(), (tf.__version__, _cpu_features()))
+    except native.NativeBuildError as error:
+        raise KernelUnavailableError(str(error)) from None
+
+
+def _load(path: Path):
+    """Load the op library at ``path``; the reason it cannot be used, as a KernelUnavailableError."""
+    import tensorflow as tf
+
     try:
-        done = subprocess.run(
-            _command(compiler, Path(temporary)), capture_output=True, text=True, timeout=COMPILE_SECONDS
-        )
-        if done.returncode != 0:
-            log.write_text(done.stdout + done.stderr)
-            raise KernelUnavailableError(f"{Path(compiler).name} failed to compile {SOURCE.name}; its messages: {log}")
-        os.replace(temporary, target)
-    except subprocess.TimeoutExpired:
-        raise KernelUnavailableError(f"compiling {SOURCE.name} took over {COMPILE_SECONDS} s") from None
-    except OSError as error:
-        raise KernelUnavailableError(f"the C++ compiler {compiler} does not run ({error})") from None
-    finally:
-        if os.path.exists(temporary):
-            os.unlink(temporary)
-    return target
+        library = tf.load_op_library(str(path))
+    except (tf.errors.OpError, OSError) as error:
+        reason = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+        raise KernelUnavailableError(f"TensorFlow cannot load {path} ({reason})") from None
+    if not hasattr(library, "cs20_word2vec_update"):
+        raise KernelUnavailableError(f"{path} loads but holds no Cs20Word2vecUpdate op")
+    return library
 
 
 def load_library():
-    """The loaded op library (built if needed; once per process); raises :class:`KernelUnavailableError`."""
+    """The loaded op library (built if needed; once per process); raises :class:`KernelUnavailableError`.
+
+    A library that cannot be loaded, or holds no op, is moved aside and built again, once."""
     global _library, _failure
     if _library is not None:
         return _library
     if _failure is not None:
         raise KernelUnavailableError(_failure)
     try:
+        _check_cpu_only()
         path = build()
-        import tensorflow as tf
-
         try:
-            _library = tf.load_op_library(str(path))
-        except (tf.errors.NotFoundError, tf.errors.OpError, OSError) as error:
-            raise KernelUnavailableError(f"TensorFlow cannot load {path} ({str(error).strip()})") from None
+            _library = _load(path)
+        except KernelUnavailableError as error:
+            native.reject(path, str(error))
+            try:
+                _library = _load(build())
+            except KernelUnavailableError as again:
+                raise KernelUnavailableError(f"{again}, also after building it again") from None
     except KernelUnavailableError as error:
         _failure = str(error)
         raise
@@ -268,7 +224,6 @@ def negative_update(config):
     if config.kernel == "tf":
         return negative_sampling_update, True
     try:
-        _check_cpu_only()
         load_library()
     except KernelUnavailableError as error:
         if config.kernel == "fused":

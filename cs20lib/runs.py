@@ -19,6 +19,7 @@ import json
 import os
 import re
 import shutil
+import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -41,6 +42,7 @@ __all__ = [
     "run_dir_for",
     "save_checkpoint",
     "train_command",
+    "write_checkpoint_state",
 ]
 
 CONFIG_FILE = "config.json"
@@ -261,9 +263,33 @@ def restore_newest(
             f"Restore them from a copy, or train into a new run directory."
         )
     if move_damaged and chosen is not None:
-        kept = [f"{basename}-{step}" for step in sorted(checkpoint_steps(directory, basename))]
-        tf.compat.v1.train.update_checkpoint_state(str(directory), Path(chosen).name, kept)
+        write_checkpoint_state(directory, basename, Path(chosen).name)
     return chosen
+
+
+def write_checkpoint_state(directory: str | os.PathLike, basename: str, newest: str) -> Path:
+    """Write ``directory/checkpoint`` (TensorFlow's ``CheckpointState``, text format) naming ``newest`` and every
+    ``<basename>-<step>`` checkpoint there by bare file name, with the time each was written.
+
+    Bare names: TensorFlow reads them relative to the folder, so the run can be copied or moved, and
+    ``tf.train.latest_checkpoint`` (the lecture's idiom) finds the checkpoint from any working directory.
+    The times let a ``CheckpointManager`` made afterwards prune these checkpoints too (``max_to_keep``), as
+    it prunes its own: it forgets checkpoints whose time is not after ``last_preserved_timestamp``.
+    """
+    directory = Path(directory)
+    steps = sorted(checkpoint_steps(directory, basename))
+    names = [f"{basename}-{step}" for step in steps if f"{basename}-{step}" != newest] + [newest]
+    times = []
+    for name in names:
+        try:
+            times.append((directory / f"{name}.index").stat().st_mtime)
+        except OSError:
+            times.append(time.time())
+    lines = [f'model_checkpoint_path: "{newest}"']
+    lines += [f'all_model_checkpoint_paths: "{name}"' for name in names]
+    lines += [f"all_model_checkpoint_timestamps: {stamp:.6f}" for stamp in times]
+    lines.append(f"last_preserved_timestamp: {min(times) - 1.0:.6f}")
+    return write_text_atomic(directory / "checkpoint", "\n".join(lines) + "\n")
 
 
 def _move_damaged(directory: Path, basename: str, step: int) -> Path:

@@ -1,2 +1,2 @@
-# Makes notebooks/conftest.py import as "notebooks.conftest", so that it does not shadow
-# tests/conftest.py (the tests import REPO from "conftest"). The notebooks are not a package.
+# The notebooks folder is also the package cs20lib.series (pyproject.toml's package-dir): the wheel carries the
+# series with its stored outputs, and `python -m cs20lib notebooks DIR` writes it out (cs20lib/course.py).

@@ -21,9 +21,7 @@ import pytest
 import yaml
 from conftest import REPO
 
-sys.path.insert(0, str(REPO / "tools"))
-import assignments  # noqa: E402
-import handouts  # noqa: E402
+from tools import assignments, handouts
 
 NOTEBOOKS = handouts.series(REPO / "notebooks")
 GRADE_TIMEOUT_S = 900  # one notebook, both editions; notebook 08 (the slowest) takes about 2 minutes here
@@ -181,7 +179,7 @@ def test_a_failed_build_keeps_the_previous_assignments(tmp_path):
 
 
 def test_make_assignments_target():
-    assert re.search(r"^assignments: .*\n\t.*tools/assignments\.py", (REPO / "Makefile").read_text(), re.M)
+    assert re.search(r"^assignments: .*\n\t.*-m tools\.assignments", (REPO / "Makefile").read_text(), re.M)
 
 
 # --------------------------------------------------------------------------------------------

@@ -24,8 +24,7 @@ import nbformat
 import pytest
 from conftest import REPO
 
-sys.path.insert(0, str(REPO / "tools"))
-import handouts  # noqa: E402
+from tools import handouts
 
 CHROMIUM = handouts.find_chromium()
 playwright_api = pytest.importorskip(
@@ -40,7 +39,7 @@ NOTEBOOKS = handouts.series(REPO / "notebooks")
 #: A4 at 96 px per inch (210 mm) less the print stylesheet's 12 mm margins each side.
 PRINT_WIDTH_PX = round((210 - 2 * 12) / 25.4 * 96)
 LAB_NOTEBOOK = "10_autodiff.ipynb"  # runs in seconds, has a plot, and no cell that must raise
-KERNEL_DISPLAY_NAME = "Python 3.11 (cs20-word2vec)"
+KERNEL_DISPLAY_NAME = "Python 3 (cs20-word2vec)"
 
 
 # --------------------------------------------------------------------------------------------

@@ -9,6 +9,8 @@ from importlib import metadata
 import yaml
 from conftest import REPO
 
+from cs20lib import course
+
 PIN = re.compile(r"^([A-Za-z0-9_.\-]+)==([^\s;#]+)$")
 
 
@@ -33,22 +35,21 @@ def pyproject_pins() -> dict[str, str]:
     return pins(lines)
 
 
-def makefile_variable(name: str) -> str:
-    match = re.search(rf"^{name} := (.+)$", (REPO / "Makefile").read_text(), re.MULTILINE)
-    assert match, f"the Makefile sets {name}"
-    return match[1].strip()
+def requires_python() -> str:
+    """pyproject.toml's requires-python: the one home of the supported range."""
+    return tomllib.loads((REPO / "pyproject.toml").read_text())["project"]["requires-python"]
 
 
 def python_bounds() -> tuple[str, str]:
-    """The supported Pythons as the Makefile states them: (lowest version, first version not supported)."""
-    return makefile_variable("PYTHON_MIN"), makefile_variable("PYTHON_BELOW")
+    """The supported Pythons: (lowest version, first version not supported), from ``>=LOW,<BELOW``."""
+    match = re.fullmatch(r">=([0-9.]+),<([0-9.]+)", requires_python())
+    assert match, f"requires-python is of the form >=LOW,<BELOW, not {requires_python()!r}"
+    return match[1], match[2]
 
 
 def supported_pythons() -> list[str]:
-    """Every supported Python minor version, e.g. ["3.11", "3.12", "3.13"]."""
-    low, below = (tuple(int(part) for part in version.split(".")[:2]) for version in python_bounds())
-    assert low[0] == below[0] == 3 and below[1] > low[1] and below[1] - low[1] <= 10, python_bounds()
-    return [f"3.{minor}" for minor in range(low[1], below[1])]
+    """Every supported Python minor version, oldest first (cs20lib.course reads the same range)."""
+    return course.supported_pythons(requires_python())
 
 
 def conda_environment() -> dict:
@@ -76,18 +77,59 @@ def test_conda_installs_the_project_with_the_same_constraints():
     assert "-c constraints.txt" in section and "-e ." in section
 
 
-def test_pip_conda_and_make_support_the_same_pythons():
+def test_pip_conda_make_and_the_readme_support_the_same_pythons():
     low, below = python_bounds()
-    requires = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]["requires-python"]
-    assert requires == f">={low},<{below}"
     conda_packages = [dep for dep in conda_environment()["dependencies"] if isinstance(dep, str)]
     assert f"python>={low},<{below}" in conda_packages
-    assert supported_pythons() == ["3.11", "3.12", "3.13"]  # TensorFlow 2.21's wheels from 3.11 up (cp311-cp313)
+    assert "requires-python" in (REPO / "Makefile").read_text(), "the Makefile reads the range from pyproject.toml"
+    supported = supported_pythons()
+    assert len(supported) >= 2 and supported == course.supported_pythons()
+    readme = (REPO / "README.md").read_text()
+    section = readme.split("## Supported platforms", 1)[1].split("\n## ", 1)[0]
+    header = next(line for line in section.splitlines() if line.startswith("| |"))
+    assert re.findall(r"Python (3\.\d+)", header) == supported, "the README's support table has a column per version"
 
 
 def test_the_running_python_is_supported():
     low, below = (tuple(int(part) for part in version.split(".")) for version in python_bounds())
     assert low <= sys.version_info[:3] < below, f"Python {sys.version.split()[0]} is outside {python_bounds()}"
+
+
+#: a Python minor version written into a file: "Python 3.NN", "python3.NN", "py3NN"/"cp3NN", "3.NN" in quotes,
+#: (3, NN), 3.NN.P; package versions such as matplotlib==3.NN.P are not Python versions
+PYTHON_VERSION = re.compile(
+    r"[Pp]ython ?3\.\d{2}|python3\.\d{2}|\b(?:cp|py)3\d{2}\b|[\"']3\.1\d[\"']|\(3, ?1\d\)|(?<![=\w.])3\.1\d\.\d+"
+)
+#: the places that define or record the range: pyproject.toml (requires-python, ruff's target), environment.yml
+#: (conda's python), README's "Supported platforms" section, and records of where a figure was measured
+DEFINING = {"pyproject.toml", "environment.yml", "BENCHMARKS.md", "constraints.txt"}
+
+
+def test_no_notebook_test_or_doc_hard_codes_a_python_minor_version():
+    import subprocess
+
+    tracked = subprocess.run(["git", "ls-files"], cwd=REPO, capture_output=True, text=True, check=True).stdout.split()
+    if not tracked:
+        import pytest
+
+        pytest.skip("not a git checkout")
+    found = []
+    for name in tracked:
+        path = REPO / name
+        if name in DEFINING or name.startswith("benchmarks/results/") or not path.is_file():
+            continue
+        try:
+            text = path.read_text(encoding="utf-8")
+        except UnicodeDecodeError:
+            continue
+        if name == "README.md":  # its support table is where the range is stated for people
+            start = text.index("## Supported platforms")
+            end = text.index("\n## ", start + 1)
+            text = text[:start] + text[end:]
+        for number, line in enumerate(text.splitlines(), 1):
+            if PYTHON_VERSION.search(line) and "constraints.txt" not in line:
+                found.append(f"{name}:{number}: {line.strip()[:120]}")
+    assert not found, "Python minor versions hard-coded outside the places that define the range:\n" + "\n".join(found)
 
 
 def test_direct_pins_agree_with_the_full_constraint_set():

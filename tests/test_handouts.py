@@ -7,15 +7,13 @@ tests/test_browser.py.
 import ast
 import json
 import re
-import sys
 import zipfile
 
 import nbformat
 import pytest
 from conftest import REPO
 
-sys.path.insert(0, str(REPO / "tools"))
-import handouts  # noqa: E402
+from tools import handouts
 
 NOTEBOOKS = handouts.series(REPO / "notebooks")
 PNG_1x1 = "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mP8z8DwHwAFBQIAX8jx0gAAAABJRU5ErkJggg=="
@@ -183,7 +181,7 @@ def test_the_student_edition_still_runs_top_to_bottom(path):
 
 def test_make_handouts_and_lab_targets():
     makefile = (REPO / "Makefile").read_text()
-    assert re.search(r"^handouts: .*\n\t.*tools/handouts\.py", makefile, re.M)
+    assert re.search(r"^handouts: .*\n\t.*-m tools\.handouts", makefile, re.M)
     lab = re.search(r"^lab: .*\n\t(.*)", makefile, re.M)[1]
     assert lab.startswith("cd notebooks && ") and "default_kernel_name=cs20-word2vec" in lab
     assert json.loads((REPO / "tools" / "templates" / "handout" / "conf.json").read_text())["base_template"] == "lab"

@@ -73,7 +73,7 @@ def resolve(version: str, platforms: list[str], workdir: Path) -> dict[str, str]
         "--report",
         str(report),
         "--target",
-        str(workdir / "never-written"),  # pip of Python 3.11 allows --python-version only with --target
+        str(workdir / "never-written"),  # pip allows --python-version only with --target
         "--python-version",
         version,
         "--implementation",
@@ -95,7 +95,8 @@ def resolve(version: str, platforms: list[str], workdir: Path) -> dict[str, str]
 
 
 def oldest_supported(minor: str) -> str:
-    """The oldest supported release of a minor version: "3.11.5" for 3.11 (pip reads "3.11" as 3.11.0)."""
+    """The oldest supported release of a minor version: requires-python's lower bound when it names a patch
+    release of that minor version, else the minor version itself (which pip reads as its .0 release)."""
     low = python_bounds()[0]
     return low if low.startswith(minor + ".") else minor
 
@@ -117,18 +118,19 @@ def test_the_pinned_set_resolves_for_every_supported_python(version, package_ind
 # --------------------------------------------------------------------------------------------
 
 
-@pytest.fixture(scope="module")
-def installed_wheel(tmp_path_factory) -> dict:
-    """cs20lib built into a wheel from a copy of the sources and installed into a folder of its own.
-
-    The dependencies come from the environment running the tests; PYTHONPATH puts the installed copy first.
-    """
-    root = tmp_path_factory.mktemp("wheel")
+def build_wheel(root: Path) -> Path:
+    """cs20lib built into a wheel, from a copy of what the wheel is made of (so the clone gets no build files)."""
     source = root / "source"
     source.mkdir()
     for name in ("pyproject.toml", "README.md"):
         shutil.copy2(REPO / name, source / name)
     shutil.copytree(REPO / "cs20lib", source / "cs20lib", ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
+    (source / "notebooks").mkdir()  # the package cs20lib.series
+    for path in [REPO / "notebooks" / "__init__.py", *sorted((REPO / "notebooks").glob("[0-9][0-9]_*.ipynb"))]:
+        shutil.copy2(path, source / "notebooks" / path.name)
+    (source / "benchmarks" / "results").mkdir(parents=True)  # the package cs20lib.benchmark_results
+    for path in [REPO / "benchmarks" / "results" / "__init__.py", *(REPO / "benchmarks" / "results").glob("*.json")]:
+        shutil.copy2(path, source / "benchmarks" / "results" / path.name)
     pip = [sys.executable, "-m", "pip", "--disable-pip-version-check", "-q"]
     subprocess.run(
         [*pip, "wheel", "--no-deps", "--no-build-isolation", "-w", str(root / "dist"), str(source)],
@@ -136,7 +138,29 @@ def installed_wheel(tmp_path_factory) -> dict:
         timeout=300,
     )
     (wheel,) = (root / "dist").glob("cs20_word2vec-*.whl")
+    return wheel
+
+
+#: no network for the text8 download: every HTTP request goes to a proxy that refuses connections (gRPC too, but
+#: a local cluster reaches its tasks on 127.0.0.1 directly: cs20lib.cluster.bypass_proxies)
+OFFLINE = {
+    "http_proxy": "http://127.0.0.1:9",
+    "HTTP_PROXY": "http://127.0.0.1:9",
+    "https_proxy": "http://127.0.0.1:9",
+    "HTTPS_PROXY": "http://127.0.0.1:9",
+}
+
+
+@pytest.fixture(scope="module")
+def installed_wheel(tmp_path_factory) -> dict:
+    """cs20lib built into a wheel and installed into a folder of its own.
+
+    The dependencies come from the environment running the tests; PYTHONPATH puts the installed copy first.
+    """
+    root = tmp_path_factory.mktemp("wheel")
+    wheel = build_wheel(root)
     site = root / "site"
+    pip = [sys.executable, "-m", "pip", "--disable-pip-version-check", "-q"]
     subprocess.run(
         [*pip, "install", "--no-deps", "--no-index", "--target", str(site), str(wheel)], check=True, timeout=300
     )
@@ -148,12 +172,8 @@ def installed_wheel(tmp_path_factory) -> dict:
         PYTHONPATH=str(site),
         CS20_CACHE_DIR=str(root / "empty-cache"),
         CS20_RUNS=str(root / "runs"),
-        # no network for the text8 download: every HTTP request goes to a proxy that refuses connections
-        http_proxy="http://127.0.0.1:9",
-        HTTP_PROXY="http://127.0.0.1:9",
-        https_proxy="http://127.0.0.1:9",
-        HTTPS_PROXY="http://127.0.0.1:9",
         TF_CPP_MIN_LOG_LEVEL="3",
+        **OFFLINE,
     )
     return {"wheel": wheel, "site": site, "cwd": elsewhere, "env": env, "cache": root / "empty-cache"}
 
@@ -178,7 +198,12 @@ def test_the_wheel_holds_every_file_of_the_package(installed_wheel):
         if path.is_file() and "__pycache__" not in path.parts and path.suffix != ".pyc"
     }
     assert package and package <= names, f"missing from the wheel: {sorted(package - names)}"
+    series = {f"cs20lib/series/{path.name}" for path in (REPO / "notebooks").glob("[0-9][0-9]_*.ipynb")}
+    assert len(series) >= 13 and series <= names, f"notebooks missing from the wheel: {sorted(series - names)}"
     assert not any(name.startswith(("tests/", "notebooks/", "tools/")) for name in names)
+    assert not any(
+        name.startswith("cs20lib/series/") and name.endswith(".py") and "__init__" not in name for name in names
+    )
 
 
 def test_the_installed_package_imports_from_outside_the_clone(installed_wheel):
@@ -258,3 +283,94 @@ def test_a_missing_text8_named_by_cs20_text8_is_a_plain_error(installed_wheel):
     assert done.returncode != 0
     assert "Traceback" not in done.stderr, done.stderr[-3000:]
     assert str(missing) in done.stderr and "CS20_TEXT8" in done.stderr, done.stderr[-3000:]
+
+
+# --------------------------------------------------------------------------------------------
+# The whole course from the installed package: a fresh venv outside the clone, what a TA does for a JupyterHub
+# --------------------------------------------------------------------------------------------
+#: seconds for building the venv (pip takes the pinned set from its cache, or the index) and for the series
+VENV_TIMEOUT_S = 1800
+SERIES_TIMEOUT_S = 2400
+
+
+@pytest.mark.slow
+@pytest.mark.notebooks
+def test_the_course_runs_from_the_installed_wheel_in_a_fresh_venv(tmp_path_factory):
+    """``pip install`` the wheel (not editable) into a new venv outside the clone, write the series with
+    ``cs20 notebooks``, and validate every notebook there with nbval as ``make test`` does, on the plain
+    ``python3`` kernel the notebooks were written for."""
+    from conftest import shared_file
+
+    text8 = shared_file("text8_head.zip")
+    root = tmp_path_factory.mktemp("installed-course")
+    wheel = build_wheel(root)
+    venv = root / "venv"
+    subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True, timeout=300)
+    python = venv / "bin" / "python"
+    install = subprocess.run(
+        [
+            str(python),
+            "-m",
+            "pip",
+            "install",
+            "--disable-pip-version-check",
+            "-q",
+            "-c",
+            str(REPO / "constraints.txt"),
+            f"{wheel}[notebooks,test]",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=VENV_TIMEOUT_S,
+    )
+    errors = "\n".join(line for line in install.stderr.splitlines() if not line.startswith("WARNING: Location"))
+    assert install.returncode == 0, f"pip could not install the wheel into a fresh venv:\n{errors[-3000:]}"
+
+    work = root / "course"  # a folder of the TA's choosing: no clone, no cs20lib beside it
+    dropped = ("CS20_TEXT8", "PYTHONPATH", "VIRTUAL_ENV", "no_proxy", "NO_PROXY")
+    env = {key: value for key, value in os.environ.items() if key not in dropped}
+    env.update(CS20_TEXT8=str(text8), CS20_CACHE_DIR=str(root / "cache"), CS20_KEEP_EARLIER_RUNS="0", **OFFLINE)
+    env["PATH"] = f"{venv / 'bin'}{os.pathsep}{env.get('PATH', '')}"
+    written = subprocess.run(
+        [str(venv / "bin" / "cs20"), "notebooks", str(work)], env=env, capture_output=True, text=True, timeout=600
+    )
+    assert written.returncode == 0, written.stderr[-3000:]
+    notebooks = sorted(work.glob("[0-9][0-9]_*.ipynb"))
+    assert [path.name for path in notebooks] == sorted(p.name for p in (REPO / "notebooks").glob("[0-9][0-9]_*.ipynb"))
+    assert all(json.loads(path.read_text())["metadata"]["kernelspec"]["name"] == "python3" for path in notebooks)
+    where = subprocess.run(
+        [str(python), "-c", "import cs20lib; print(cs20lib.__file__)"],
+        cwd=work,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert Path(where.stdout.strip()).resolve().is_relative_to(venv.resolve()), where.stdout + where.stderr
+
+    validate = subprocess.run(
+        [
+            str(python),
+            "-m",
+            "pytest",
+            "-p",
+            "cs20lib.pytest_plugin",
+            "-p",
+            "no:cacheprovider",
+            "--nbval",
+            "--nbval-current-env",
+            "--nbval-sanitize-with",
+            str(REPO / "tests" / "nbval_sanitize.cfg"),
+            "-q",
+            "-rs",
+            *(path.name for path in notebooks),
+        ],
+        cwd=work,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=SERIES_TIMEOUT_S,
+    )
+    summary = validate.stdout.strip().splitlines()[-1] if validate.stdout.strip() else ""
+    assert validate.returncode == 0, f"nbval of the written series failed ({summary}):\n{validate.stdout[-6000:]}"
+    assert " passed" in summary and "failed" not in summary, summary

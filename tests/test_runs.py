@@ -2,6 +2,7 @@
 ones moved aside, never pruned, never a silent restart), clear errors for unusable settings files."""
 
 import shutil
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -185,3 +186,69 @@ def test_stream_from_config_matches_the_trainers_stream(toy):
     stream = SkipGramStream.from_config(config, data.ids, data.vocab.counts)
     assert (stream.batch_size, stream.skip_window, stream.sample, stream.drop_unk) == (32, 1, 0.0, False)
     assert shutil is not None
+
+
+# ----------------------------------------------------------------------------------------------
+# The checkpoint state file after a resume (issue 22: items 7 and 9)
+class TensorFlowLog:
+    """What TensorFlow's Python logger printed at WARNING and above while in use."""
+
+    def __enter__(self):
+        import logging
+
+        self.records, logger = [], tf.get_logger()
+        self.handler = logging.Handler(logging.WARNING)
+        self.handler.emit = self.records.append
+        logger.addHandler(self.handler)
+        return self
+
+    def __exit__(self, *exc):
+        tf.get_logger().removeHandler(self.handler)
+
+    @property
+    def lines(self):
+        return [f"{record.levelname}: {record.getMessage()}" for record in self.records]
+
+
+def state_paths(run_dir):
+    state = (run_dir / "checkpoints" / "checkpoint").read_text()
+    return [line.split('"')[1] for line in state.splitlines() if "checkpoint_path" in line]
+
+
+@pytest.mark.parametrize("where", ["relative", "absolute"])
+@pytest.mark.parametrize("api", ["tf1", "tf2"])
+def test_a_resume_writes_a_state_file_that_the_lectures_idiom_reads(toy, tmp_path, monkeypatch, api, where):
+    monkeypatch.chdir(tmp_path)
+    run_dir = Path("runs") / "run" if where == "relative" else tmp_path / "runs" / "run"
+    basename = runs.CHECKPOINT_BASENAMES[api]
+    with TensorFlowLog() as log:
+        if api == "tf2":
+            tf2_run(toy, run_dir, until=200)
+            Trainer(toy[1], toy[0].vocab, toy[0].ids, run_dir, verbose=False)  # restores: rewrites the state file
+        else:
+            tf1_run(toy, run_dir, 200)
+            tf1_run(toy, run_dir, 100)  # restores, then trains on to 300
+        latest = tf.train.latest_checkpoint(str(run_dir / "checkpoints"))  # the lecture's way to find it
+    assert not [line for line in log.lines if "ERROR" in line or "deprecat" in line.lower()], log.lines
+    assert all("/" not in path and path.startswith(basename + "-") for path in state_paths(run_dir)), state_paths(
+        run_dir
+    )
+    newest = max(runs.checkpoint_steps(run_dir / "checkpoints", basename))
+    assert latest is not None and Path(latest) == run_dir / "checkpoints" / f"{basename}-{newest}"
+    assert tf.train.get_checkpoint_state(str(run_dir / "checkpoints")).model_checkpoint_path == latest
+
+
+@pytest.mark.parametrize("api", ["tf1", "tf2"])
+def test_keep_n_holds_across_resumes(toy, tmp_path, api):
+    """Three interrupted sessions of 200 steps each, checkpoints every 100: the run keeps its last few, as one
+    uninterrupted run would (TF2: CheckpointManager's max_to_keep=3; TF1: the lecture's Saver(max_to_keep=5))."""
+    run_dir = tmp_path / "run"
+    basename, keep = runs.CHECKPOINT_BASENAMES[api], {"tf1": 5, "tf2": 3}[api]
+    for session in range(1, 5):
+        if api == "tf2":
+            tf2_run(toy, run_dir, until=200 * session, num_train_steps=1_000)
+        else:
+            tf1_run(toy, run_dir, 200)
+    steps = runs.checkpoint_steps(run_dir / "checkpoints", basename)
+    assert steps == list(range(800, 800 - 100 * keep, -100)), steps
+    assert len(state_paths(run_dir)) == keep + 1  # model_checkpoint_path + the kept ones

@@ -11,9 +11,7 @@ import nbformat
 import pytest
 from conftest import REPO
 
-sys.path.insert(0, str(REPO / "tools"))
-import handouts  # noqa: E402
-import slides  # noqa: E402
+from tools import handouts, slides
 
 NOTEBOOKS = handouts.series(REPO / "notebooks")
 
@@ -96,7 +94,7 @@ def test_a_bad_slide_type_is_reported_and_keeps_the_previous_slides(built, tmp_p
 
 def test_make_slides_target_and_live_slides_in_lab():
     makefile = (REPO / "Makefile").read_text()
-    assert re.search(r"^slides: .*\n\t.*tools/slides\.py", makefile, re.M)
+    assert re.search(r"^slides: .*\n\t.*-m tools\.slides", makefile, re.M)
     pyproject = (REPO / "pyproject.toml").read_text()
     assert re.search(r'"jupyterlab-rise==[\d.]+"', pyproject)
     assert Path(sys.prefix, "share", "jupyter", "labextensions", "jupyterlab-rise").is_dir()

@@ -8,7 +8,6 @@ Every deck opens with no console error, failed request or request off the machin
 
 import functools
 import http.server
-import sys
 import threading
 
 import nbformat
@@ -16,9 +15,7 @@ import pytest
 from conftest import REPO
 from test_browser import ARTIFACTS, CHROMIUM, QuietHandler, open_page, playwright_api
 
-sys.path.insert(0, str(REPO / "tools"))
-import handouts  # noqa: E402
-import slides  # noqa: E402
+from tools import handouts, slides
 
 pytestmark = pytest.mark.skipif(
     CHROMIUM is None, reason="Chromium is not installed (Debian: apt-get install chromium); browser tests skipped"

@@ -39,9 +39,9 @@ from pathlib import Path
 import nbformat
 import yaml
 
+from tools.handouts import PLACEHOLDER_CODE, SOLUTION_TAG, series, swap_in
+
 REPO = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from handouts import PLACEHOLDER_CODE, SOLUTION_TAG, series, swap_in  # noqa: E402
 
 EXERCISES_DIR = REPO / "exercises"
 RUBRIC_TAG = "rubric"

@@ -25,7 +25,6 @@ the notebook, e.g. with ``\\begin{split}``).
 from __future__ import annotations
 
 import argparse
-import copy
 import html
 import os
 import shutil
@@ -41,12 +40,14 @@ from jinja2 import pass_context
 from nbconvert.exporters import HTMLExporter
 from nbconvert.filters.markdown_mistune import IPythonRenderer, MarkdownWithMath
 
+from cs20lib import course
+
 REPO = Path(__file__).resolve().parent.parent
 TEMPLATE_DIR = Path(__file__).resolve().parent / "templates" / "handout"
-SOLUTION_TAG = "solution"
-PLACEHOLDER_TAG = "exercise-placeholder"
-PLACEHOLDER_CODE = "# Exercise: your answer here\n"
-PLACEHOLDER_MARKDOWN = "*Exercise: your answer here*"
+SOLUTION_TAG = course.SOLUTION_TAG
+PLACEHOLDER_TAG = course.PLACEHOLDER_TAG
+PLACEHOLDER_CODE = course.PLACEHOLDER_CODE
+PLACEHOLDER_MARKDOWN = course.PLACEHOLDER_MARKDOWN
 EDITIONS = ("instructor", "student")
 ZIP_NAME = "cs20-word2vec-student-notebooks.zip"
 CHROMIUM_CANDIDATES = ("chromium", "chromium-browser", "google-chrome")
@@ -85,28 +86,9 @@ def title_and_summary(notebook: nbformat.NotebookNode, path: Path) -> tuple[str,
 
 
 def student_edition(notebook: nbformat.NotebookNode) -> nbformat.NotebookNode:
-    """A copy of ``notebook`` with each ``solution`` cell replaced by an empty exercise placeholder.
-
-    A code solution becomes a code cell holding only ``# Exercise: your answer here`` (no outputs,
-    no execution count), a markdown solution a markdown cell saying the same. Every other cell,
-    outputs included, is kept as it is.
-    """
-    student = copy.deepcopy(notebook)
-    cells = []
-    for cell in student.cells:
-        if SOLUTION_TAG not in cell.get("metadata", {}).get("tags", []):
-            cells.append(cell)
-            continue
-        tags = [tag for tag in cell.metadata.get("tags", []) if tag != SOLUTION_TAG] + [PLACEHOLDER_TAG]
-        if cell.cell_type == "code":
-            placeholder = nbformat.v4.new_code_cell(PLACEHOLDER_CODE, metadata={"tags": tags})
-        else:
-            placeholder = nbformat.v4.new_markdown_cell(PLACEHOLDER_MARKDOWN, metadata={"tags": tags})
-        if "id" in cell:
-            placeholder["id"] = cell["id"]
-        cells.append(placeholder)
-    student.cells = cells
-    return student
+    """A copy of ``notebook`` with each ``solution`` cell replaced by an empty exercise placeholder
+    (:func:`cs20lib.course.student_edition`, which ``python -m cs20lib notebooks --edition student`` uses too)."""
+    return nbformat.from_dict(course.student_edition(notebook))
 
 
 def solution_sources(notebook: nbformat.NotebookNode) -> list[str]:
@@ -260,9 +242,10 @@ The notebooks of the series with the exercises left for you: each cell that says
 "# Exercise: your answer here" is yours to fill in. Every other cell shows the output
 it gave when the course ran it.
 
-To run them you need the course environment (Python 3.11, TensorFlow 2.21 and the cs20lib package):
-get the cs20-word2vec project, run `make lab` in it, and open these notebooks from JupyterLab with
-the kernel "Python 3.11 (cs20-word2vec)" (the notebooks name it, so JupyterLab picks it for you).
+To run them you need the course environment (a supported Python, TensorFlow and the cs20lib package):
+install the course's wheel (`pip install cs20_word2vec-*.whl`, which `make wheel` builds in the project) or
+run `make lab` in the project, then open these notebooks from JupyterLab with that environment's Python 3
+kernel.
 """
 
 

@@ -34,8 +34,8 @@ from pathlib import Path
 import nbformat
 from nbconvert.exporters import SlidesExporter
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from handouts import MathMLMarkdown, image_alt, inline_code, series, swap_in, title_and_summary  # noqa: E402
+from cs20lib.files import cache_dir
+from tools.handouts import MathMLMarkdown, image_alt, inline_code, series, swap_in, title_and_summary
 
 REPO = Path(__file__).resolve().parent.parent
 TEMPLATE_DIR = Path(__file__).resolve().parent / "templates"
@@ -58,12 +58,6 @@ SLIDE_TYPES = ("slide", "subslide", "fragment", "skip", "notes", "-")
 
 class SlidesError(RuntimeError):
     """The decks cannot be built; the message says what to fix."""
-
-
-def cache_dir() -> Path:
-    if os.environ.get("CS20_CACHE_DIR"):
-        return Path(os.environ["CS20_CACHE_DIR"]).expanduser()
-    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache").expanduser() / "cs20-word2vec"
 
 
 def sha512_b64(path: Path) -> str:
