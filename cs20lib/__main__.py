@@ -237,15 +237,9 @@ def cmd_cluster(args: argparse.Namespace) -> int:
 
 def cmd_cluster_task(args: argparse.Namespace) -> int:
     """Run this machine's task (parameter server or worker) of the cluster in TF_CONFIG, until stopped."""
-    from .cluster import cluster_from_tf_config, run_task
+    from .cluster import serve_from_tf_config
 
-    cluster, kind, index = cluster_from_tf_config()
-    if kind not in ("ps", "worker") or index is None:
-        raise ClusterError(
-            f"TF_CONFIG's task is {kind!r} {index!r}; cluster-task runs a 'ps' or 'worker' task (the chief runs "
-            f"python -m cs20lib train --strategy parameter-server)"
-        )
-    run_task(cluster, kind, index)
+    serve_from_tf_config()
     return 0
 
 

@@ -34,7 +34,7 @@ from pathlib import Path
 import numpy as np
 import tensorflow as tf
 
-from .cluster import ClusterError, LocalCluster, cluster_from_tf_config, first_closed
+from .cluster import ClusterError, LocalCluster, cluster_from_tf_config, first_closed, servers_on_loopback
 from .config import STRATEGIES
 from .progress import LossReport, check_finite
 from .skipgram import keep_probabilities, window_offsets
@@ -89,9 +89,14 @@ def mirrored_strategy(devices: int | None = None):
 
 
 def parameter_server_strategy(cluster_resolver, num_ps: int):
-    """``ParameterServerStrategy`` whose variables are split into ``num_ps`` row blocks, one per parameter server."""
+    """``ParameterServerStrategy`` whose variables are split into ``num_ps`` row blocks, one per parameter server.
+
+    Connecting to the cluster starts a TensorFlow server in this process too (the coordinator's own task);
+    for a local cluster it is kept on the loopback device, as the tasks are (:func:`cs20lib.cluster.keep_on_loopback`).
+    """
     partitioner = tf.distribute.experimental.partitioners.FixedShardsPartitioner(num_shards=num_ps)
-    return tf.distribute.ParameterServerStrategy(cluster_resolver, variable_partitioner=partitioner)
+    with servers_on_loopback(cluster_resolver.cluster_spec().as_dict()):
+        return tf.distribute.ParameterServerStrategy(cluster_resolver, variable_partitioner=partitioner)
 
 
 def worker_window_dataset(ids, keep, *, batch_size: int, skip_window: int, seed: int, first_epoch: int = 0):
@@ -337,8 +342,9 @@ def trainer_for(
                 config, data.vocab, data.ids, run_dir, cluster_resolver=local.resolver(), num_ps=ps, **options
             )
     else:
-        cluster_from_tf_config(need_ps=False)  # a clear error without TF_CONFIG
-        multi_worker = tf.distribute.MultiWorkerMirroredStrategy()
+        cluster, _, _ = cluster_from_tf_config(need_ps=False)  # a clear error without TF_CONFIG
+        with servers_on_loopback(cluster):  # each worker's own server, when every worker is on this machine
+            multi_worker = tf.distribute.MultiWorkerMirroredStrategy()
         trainer = Trainer(config, data.vocab, data.ids, run_dir, strategy=multi_worker, **options)
         if is_chief():
             yield trainer
