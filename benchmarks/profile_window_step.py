@@ -27,8 +27,9 @@ import tensorflow as tf  # noqa: E402
 
 from cs20lib import fused_op  # noqa: E402
 from cs20lib.corpus import read_words  # noqa: E402
+from cs20lib.noise import alias_table, draw_negatives  # noqa: E402
 from cs20lib.skipgram import SkipGramStream  # noqa: E402
-from cs20lib.tf2_model import SkipGram, alias_table, draw_negatives, negative_sampling_update  # noqa: E402
+from cs20lib.tf2_model import SkipGram, negative_sampling_update  # noqa: E402
 from cs20lib.vocab import Vocabulary  # noqa: E402
 
 BATCH, WINDOW, NEGATIVES, DIMS = 512, 5, 5, 128

@@ -177,7 +177,7 @@ def work_cs20lib(
     import shutil
 
     from cs20lib.config import Word2VecConfig
-    from cs20lib.experiment import prepare_data, steps_per_epoch, train
+    from cs20lib.experiment import plan, prepare_data, train
     from cs20lib.runs import load_embeddings
     from cs20lib.skipgram import SkipGramStream
 
@@ -208,7 +208,7 @@ def work_cs20lib(
     prepare_seconds = time.perf_counter() - start
     stream = SkipGramStream.from_config(cfg, data.ids, data.vocab.counts)
     if config == "default":
-        steps = round(s["epochs"] * steps_per_epoch(cfg, data))
+        steps = round(s["epochs"] * plan(cfg, data).steps_per_epoch)
         cfg = cfg.replace(num_train_steps=steps, skip_step=max(1, steps // 10))
     effective_words = len(stream.epoch_corpus(0)[0]) * (s["epochs"] or 1)
     run_dir = run_root / f"{model_name}-{config}"

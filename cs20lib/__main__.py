@@ -14,8 +14,10 @@ notebooks   write the notebook series into a folder, to run with this environmen
 from __future__ import annotations
 
 import argparse
+import contextlib
 import errno
 import json
+import signal
 import sys
 import time
 from pathlib import Path
@@ -34,7 +36,7 @@ from .config import PRESETS
 from .corpus import CorpusError
 from .course import NotebookConflictError
 from .fused_op import KernelUnavailableError
-from .progress import TrainingDivergedError
+from .progress import TrainingDivergedError, TrainingInterrupted
 from .runs import RunError
 from .vocab import UnknownWordError
 
@@ -44,7 +46,8 @@ from .vocab import UnknownWordError
 # ----------------------------------------------------------------------------------------------
 def cmd_train(args: argparse.Namespace) -> int:
     """Train word2vec; write checkpoints, TensorBoard logs, projector files, tsne.png and metrics.json."""
-    from .experiment import describe_run, finish_run, prepare_data, steps_per_epoch, train
+    from .experiment import plan, prepare_data
+    from .runs import lock_run, run_dir_for
 
     _check_output_flags(args)
     _check_run_root(args)
@@ -55,48 +58,56 @@ def cmd_train(args: argparse.Namespace) -> int:
     epochs = _epochs(args)
     config = config_from(args)
     preset = preset_name(args)
-    if args.model == "tf1" and config.loss != "nce":
-        raise ValueError(
-            "--model tf1 is the lecture's graph model, which trains with NCE: use it with --preset lecture"
-        )
+    if args.api == "tf1" and config.loss != "nce":
+        raise ValueError("--api tf1 is the lecture's graph model, which trains with NCE: use it with --preset lecture")
     progress = False if args.quiet else None
     data, config = prepare_data(config, args.corpus, progress=progress is not False)
-    per_epoch = steps_per_epoch(config, data)
-    if epochs is not None:
-        steps = round(epochs * per_epoch)
-        if steps < 1:
-            raise ValueError(f"--epochs {epochs:g} is less than one step (one epoch is {per_epoch:,.1f} steps)")
-        config = config.replace(num_train_steps=steps, skip_step=min(config.skip_step, steps))
+    run_plan = plan(config, data, epochs=epochs)  # the run's plan, made once: stream, steps per epoch, steps
+    config = run_plan.config
     if args.tsne_words and len(data.vocab) - 1 < 4:
         raise ValueError(
             f"the vocabulary has {len(data.vocab) - 1} words besides UNK; a t-SNE plot needs at least 4. "
             f"Use a larger --vocab-size, or --tsne-words 0 for no plot."
         )
-    from .runs import check_run_config, run_dir_for
+    run_dir = Path(args.run_dir) if args.run_dir else run_dir_for(config, args.api, args.runs_root)
+    chief = True
+    if args.strategy == "multi-worker":
+        from .distributed import is_chief
 
-    run_dir = Path(args.run_dir) if args.run_dir else run_dir_for(config, args.model, args.runs_root)
-    check_run_config(run_dir, config, args.model)  # refuse a run directory of other settings before starting
+        chief = is_chief()
+    # held until the results are written: one training per run directory (the chief's, in a multi-worker run)
+    with lock_run(run_dir, wait=args.wait) if chief else contextlib.nullcontext():
+        return _train_in(run_dir, args, run_plan, data, preset, progress, chief)
+
+
+def _train_in(run_dir, args, run_plan, data, preset, progress, chief: bool) -> int:
+    """cmd_train's part in the run directory (locked by the chief): check it, train, evaluate, describe."""
+    from .experiment import describe_run, finish_run, train
+    from .runs import open_run
+
+    config = run_plan.config
+    open_run(run_dir, config, args.api, data.vocab)  # refuses a run directory of other settings before training
     print(
         f"corpus: {data.corpus.name}, {len(data.corpus):,} words ({data.corpus.source}); vocabulary "
         f"{len(data.vocab):,}; {data.seconds:.1f} s"
     )
     unit = "centers with their windows" if config.batching == "windows" else "pairs"
+    rate = f"learning rate {config.learning_rate:g}"
+    if config.loss == "negative":
+        rate += f" ({config.pair_learning_rate:g} per pair)"
     print(
-        f"preset {preset}: training the {args.model} model for {config.num_train_steps:,} steps of "
-        f"{config.batch_size} {unit} ({config.num_train_steps / per_epoch:.2f} epochs; {config.loss} loss, "
-        f"window {config.skip_window}, learning rate {config.learning_rate:g})"
+        f"preset {preset}: training the {args.api} model for {config.num_train_steps:,} steps of "
+        f"{config.batch_size} {unit} ({run_plan.epochs():.2f} epochs; {config.loss} loss, "
+        f"window {config.skip_window}, {rate})"
     )
-    start = time.perf_counter()
     distribution = (
         {"workers": args.workers, "ps": args.ps, "devices": args.devices} if args.strategy != "default" else {}
     )
-    train(config, data, api=args.model, run_dir=run_dir, progress=progress, strategy=args.strategy, **distribution)
+    start = time.perf_counter()
+    train(run_plan, data, api=args.api, run_dir=run_dir, progress=progress, strategy=args.strategy, **distribution)
     print(f"trained in {time.perf_counter() - start:.1f} s")
-    if args.strategy == "multi-worker":
-        from .distributed import is_chief
-
-        if not is_chief():
-            return 0  # the chief evaluates and writes the results
+    if not chief:
+        return 0  # the chief evaluates and writes the results
     metrics = finish_run(
         run_dir,
         num_visualize=args.num_visualize,
@@ -188,7 +199,7 @@ def cmd_neighbours(args: argparse.Namespace) -> int:
 
 def cmd_stats(args: argparse.Namespace) -> int:
     """Load the corpus, build the vocabulary and print what the input pipeline makes of it."""
-    from .experiment import prepare_data, steps_per_epoch
+    from .experiment import plan, prepare_data
     from .skipgram import SkipGramStream
 
     config = config_from(args)
@@ -199,7 +210,7 @@ def cmd_stats(args: argparse.Namespace) -> int:
         f"vocabulary  {len(data.vocab):,} entries; most common: {', '.join(data.vocab.words[1:9])}; "
         f"UNK is {unk_share:.1%} of tokens ({data.seconds:.1f} s with reading)"
     )
-    per_epoch = steps_per_epoch(config, data)
+    per_epoch = plan(config, data).steps_per_epoch
     stream = SkipGramStream.from_config(config, data.ids, data.vocab.counts, epochs=1)
     make = stream.window_chunks if config.batching == "windows" else stream.chunks
     start = time.perf_counter()
@@ -287,12 +298,32 @@ def _plain_warning(message, category, filename, lineno, line=None) -> str:
     return f"warning: {message}\n"
 
 
+def _stop_on_signals() -> None:
+    """Ctrl-C (SIGINT) and SIGTERM stop a command with KeyboardInterrupt, however the process was started: a
+    process started in the background inherits SIGINT ignored, and SIGTERM would end it without a word."""
+
+    def interrupt(signum, frame):
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGINT, interrupt)
+    signal.signal(signal.SIGTERM, interrupt)
+
+
+def _file_error(tf, error) -> bool:
+    """Whether a TensorFlow error is one a file operation raises (event files, checkpoints)."""
+    errors = tf.errors
+    kinds = (errors.NotFoundError, errors.PermissionDeniedError, errors.ResourceExhaustedError, errors.DataLossError)
+    return isinstance(error, kinds)
+
+
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     import warnings
 
     from .tf_logging import import_tensorflow
 
+    if args.command in ("train", "cluster", "cluster-task"):
+        _stop_on_signals()
     tf = import_tensorflow(verbose=args.verbose)
     formatwarning, warnings.formatwarning = warnings.formatwarning, _plain_warning  # a sentence, not our source
     try:
@@ -312,13 +343,15 @@ def main(argv: list[str] | None = None) -> int:
     except OSError as exc:
         print(f"error: {exc if exc.errno is None else _os_error_message(exc)}", file=sys.stderr)
         return 2
-    except tf.errors.OpError as exc:  # a file operation inside TensorFlow (event files, checkpoints)
-        print(
-            f"error: {exc.message.strip().splitlines()[0]}; check that the folder exists, is writable and has "
-            f"free space",
-            file=sys.stderr,
-        )
+    except tf.errors.OpError as exc:
+        reason = exc.message.strip().splitlines()[0] if exc.message.strip() else type(exc).__name__
+        if _file_error(tf, exc):
+            reason += "; check that the folder exists, is writable and has free space"
+        print(f"error: {reason}", file=sys.stderr)
         return 2
+    except TrainingInterrupted as exc:
+        print(f"\n{exc}", file=sys.stderr)
+        return 130
     except KeyboardInterrupt:
         print("\ninterrupted: the last checkpoint is intact; run the same command again to resume.", file=sys.stderr)
         return 130

@@ -8,13 +8,12 @@ import math
 import os
 from pathlib import Path
 
-from .config import KERNELS, PRESETS, STRATEGIES, Word2VecConfig
+from .config import BATCHINGS, INITS, KERNELS, LOSSES, LR_DECAYS, PRESETS, STRATEGIES, Word2VecConfig
+from .evaluation import RESTRICT_VOCAB
 from .projector import NUM_VISUALIZE
-from .runs import RunError
+from .runs import APIS, RunError
 from .tsne import TSNE_WORDS
 
-#: evaluation and output defaults: the lecture's 3,000 projector words, word2vec's 30,000 analogy candidates
-RESTRICT_VOCAB = 30_000
 DEFAULT_PRESET = "word2vec"
 
 #: training flags: (flag, config field, type, help); their defaults come from the preset
@@ -42,18 +41,19 @@ TRAINING_FLAGS = [
     ("--seed", "seed", int, "seed of every random choice"),
     ("--max-words", "max_words", int, "use only the first N words of the corpus"),
 ]
+#: the values a setting takes, as Word2VecConfig checks them
 CHOICES = {
-    "loss": ["nce", "negative"],
-    "batching": ["pairs", "windows"],
-    "lr_decay": ["none", "linear"],
-    "init": ["uniform", "word2vec"],
+    "loss": LOSSES,
+    "batching": BATCHINGS,
+    "lr_decay": LR_DECAYS,
+    "init": INITS,
 }
 
 
 def _preset_help() -> str:
     lines = [f"{name}: {preset.description}" for name, preset in PRESETS.items()]
     return (
-        f"named recipe the other flags start from (default: {DEFAULT_PRESET}; with --model tf1: lecture). "
+        f"named recipe the other flags start from (default: {DEFAULT_PRESET}; with --api tf1: lecture). "
         + "; ".join(lines)
     )
 
@@ -72,10 +72,13 @@ def _training_flags(parser: argparse.ArgumentParser) -> None:
     group = parser.add_argument_group("model and training (defaults: the preset's)")
     group.add_argument("--preset", choices=sorted(PRESETS), default=None, help=_preset_help())
     group.add_argument(
+        "--api",
         "--model",
-        choices=["tf2", "tf1"],
+        dest="api",
+        choices=APIS[::-1],
         default="tf2",
-        help="tf2: the tf.Module trainer; tf1: the lecture's graph-mode SkipGramModel (default: tf2)",
+        help="which of the lecture's two forms trains: tf2, the tf.Module trainer; tf1, the lecture's graph-mode "
+        "SkipGramModel (default: tf2; --model is its older name)",
     )
     group.add_argument(
         "--steps", type=int, default=None, help="train until this global step (resumes a run that has fewer)"
@@ -207,6 +210,11 @@ def build_parser(commands: dict, description: str) -> argparse.ArgumentParser:
         help="where run directories go (default: $CS20_RUNS or ./runs)",
     )
     where.add_argument("--quiet", action="store_true", help="no progress bar or progress figures")
+    where.add_argument(
+        "--wait",
+        action="store_true",
+        help="if another process is training in the run directory, wait for it to finish instead of stopping",
+    )
     train.set_defaults(run=commands["train"])
 
     evaluate = _command(sub, "evaluate", commands)
@@ -276,7 +284,7 @@ def build_parser(commands: dict, description: str) -> argparse.ArgumentParser:
 # ----------------------------------------------------------------------------------------------
 def preset_name(args: argparse.Namespace) -> str:
     """The preset asked for; without --preset, the lecture's for its graph model and word2vec's otherwise."""
-    return args.preset or ("lecture" if args.model == "tf1" else DEFAULT_PRESET)
+    return args.preset or ("lecture" if args.api == "tf1" else DEFAULT_PRESET)
 
 
 def config_from(args: argparse.Namespace) -> Word2VecConfig:
@@ -295,6 +303,11 @@ def config_from(args: argparse.Namespace) -> Word2VecConfig:
         settings["vocab_size"] = None
     if args.steps is not None:
         settings["num_train_steps"] = args.steps
+    keep_pair_rate = args.batch_size is not None and args.learning_rate is None
+    if keep_pair_rate and settings.get("loss") == "negative" and "learning_rate" in preset.settings:
+        # the preset's rate is per pair times its batch size; another batch size keeps the rate per pair
+        pair_rate = preset.settings["learning_rate"] / preset.settings.get("batch_size", 128)
+        settings["learning_rate"] = pair_rate * args.batch_size
     config = Word2VecConfig(**settings)
     return config.replace(skip_step=min(config.skip_step, config.num_train_steps))
 

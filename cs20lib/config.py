@@ -141,6 +141,12 @@ class Word2VecConfig:
         unused |= {"negative", "power"} if self.loss == "nce" else {"num_sampled"}
         return {name: value for name, value in self.to_dict().items() if name not in unused}
 
+    @property
+    def pair_learning_rate(self) -> float:
+        """The step one (input, output) pair gets in negative sampling: ``learning_rate / batch_size`` (the rate is
+        that of the batch-mean loss, so the word2vec preset's 0.025 * 512 is word2vec's 0.025 per pair)."""
+        return self.learning_rate / self.batch_size
+
     def noise_words(self) -> int:
         """Noise words the loss draws: ``num_sampled`` per batch (NCE) or ``negative`` per pair."""
         return self.num_sampled if self.loss == "nce" else self.negative
@@ -161,7 +167,7 @@ class Word2VecConfig:
 
 LOSSES = ("nce", "negative")
 BATCHINGS = ("pairs", "windows")
-#: where the TF2 trainer runs (``train --strategy``; :func:`cs20lib.distributed.trainer_for`): one process
+#: where the TF2 trainer runs (``train --strategy``; :func:`cs20lib.experiment.train`): one process
 #: (TensorFlow's default strategy), replicas on one machine, parameter servers and workers, replicas on
 #: several machines. Not a setting of the run: it does not change what the run directory is called.
 STRATEGIES = ("default", "mirrored", "parameter-server", "multi-worker")

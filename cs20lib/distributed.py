@@ -36,20 +36,20 @@ import tensorflow as tf
 
 from .cluster import ClusterError, LocalCluster, cluster_from_tf_config, first_closed, servers_on_loopback
 from .config import STRATEGIES
-from .progress import LossReport, check_finite
+from .noise import alias_table, draw_negatives
 from .skipgram import keep_probabilities, window_offsets
-from .tf2_model import alias_table, draw_negatives, negative_sampling_update
-from .training import Trainer, TrainResult
+from .tf2_model import negative_sampling_update
+from .training import LocalRunner, Runner, Trainer, report_windows
 
 __all__ = [
-    "STRATEGIES",
-    "ParameterServerTrainer",
+    "ParameterServerRunner",
     "is_chief",
     "logical_cpus",
     "mirrored_strategy",
     "parameter_server_strategy",
+    "runner_for",
     "split_cpu_if_no_gpu",
-    "trainer_for",
+    "worker_scratch",
     "worker_window_dataset",
 ]
 
@@ -149,73 +149,96 @@ def check_parameter_server_config(config) -> None:
         )
 
 
-class ParameterServerTrainer(Trainer):
-    """:class:`~cs20lib.training.Trainer` on a cluster: tables sharded over the parameter servers, steps on workers.
+class ParameterServerRunner(Runner):
+    """:class:`~cs20lib.training.Trainer`'s steps on a cluster: tables sharded over the parameter servers, steps
+    on the workers.
 
     ``cluster_resolver`` names the cluster (``LocalCluster.resolver()``, or
-    ``tf.distribute.cluster_resolver.TFConfigClusterResolver()`` on real machines). Needs the
-    negative-sampling loss with window batches (the word2vec preset). Each scheduled closure runs
-    ``steps_per_closure`` steps on one worker; the coordinator waits for all of them at every report
-    step (``config.skip_step``), then logs and checkpoints. ``join_timeout`` bounds that wait.
+    ``tf.distribute.cluster_resolver.TFConfigClusterResolver()`` on real machines); the tables are split into
+    ``num_ps`` row blocks. Needs the negative-sampling loss with window batches (the word2vec preset). A
+    piece is the steps up to the next report step: closures of ``steps_per_closure`` steps each are
+    scheduled on the workers, and the coordinator (this process) waits for all of them, at most
+    ``join_timeout`` seconds, then the trainer logs and checkpoints. Each worker reads batches from its own
+    copy of :func:`worker_window_dataset`.
     """
 
-    def __init__(
-        self,
-        config,
-        vocab,
-        ids,
-        run_dir,
-        *,
-        cluster_resolver,
-        num_ps: int,
-        steps_per_closure: int = 25,
-        join_timeout: float = JOIN_TIMEOUT,
-        **options,
-    ):
-        check_parameter_server_config(config)
+    def __init__(self, cluster_resolver, num_ps: int, *, steps_per_closure: int = 25, join_timeout=JOIN_TIMEOUT):
         self.steps_per_closure, self.join_timeout = steps_per_closure, join_timeout
         self.cluster = cluster_resolver.cluster_spec().as_dict()  # to name a task that stopped
-        strategy = parameter_server_strategy(cluster_resolver, num_ps)
-        super().__init__(config, vocab, ids, run_dir, strategy=strategy, **options)
-        self.coordinator = tf.distribute.coordinator.ClusterCoordinator(strategy)
-        keep = keep_probabilities(vocab.counts, config.sample) if config.sample else np.ones(len(vocab), np.float32)
-        if not config.keep_unk:
-            keep = np.array(keep, dtype=np.float32)
-            keep[0] = 0.0
-        per_epoch = max(1, len(ids) // config.batch_size)
-        settings = dict(batch_size=config.batch_size, skip_window=config.skip_window, seed=config.seed)
+        self.strategy = parameter_server_strategy(cluster_resolver, num_ps)
+        self.coordinator = tf.distribute.coordinator.ClusterCoordinator(self.strategy)
 
-        first_epoch = int(self.step.numpy()) // per_epoch  # a resumed run starts in the epoch it stopped in
+    def attach(self, trainer: Trainer) -> None:
+        super().attach(trainer)
+        config, vocab, plan = trainer.config, trainer.vocab, trainer.plan
+        check_parameter_server_config(config)
+        self._run_closure = self._compile(trainer)
+        keep = keep_probabilities(vocab.counts, config.sample) if config.sample else np.ones(len(vocab), np.float32)
+        keep = np.array(keep, dtype=np.float32)
+        if not config.keep_unk:
+            keep[0] = 0.0
+        # a resumed run starts in the epoch it stopped in (epochs counted after UNK dropping and subsampling)
+        first_epoch = int(int(trainer.step.numpy()) // max(plan.steps_per_epoch, 1.0))
+        settings = dict(batch_size=config.batch_size, skip_window=config.skip_window, seed=config.seed)
+        ids = plan.stream.ids
 
         def dataset_fn():
             return worker_window_dataset(ids, keep, first_epoch=first_epoch, **settings)
 
         self._iterator = iter(self.coordinator.create_per_worker_dataset(dataset_fn))
 
-    def _compile(self, steps_per_call, jit_compile):
-        config, model, optimizer = self.config, self.model, self.optimizer
-        keep, alias = (tf.constant(table) for table in alias_table(self.vocab.counts, config.power))
+    def _compile(self, trainer: Trainer):
+        config, model, optimizer = trainer.config, trainer.model, trainer.optimizer
+        keep, alias = (tf.constant(table) for table in alias_table(trainer.vocab.counts, config.power))
         size = config.batch_size
 
         def worker_step(centers, contexts):
             """One step on a worker: rows read from and written to the parameter servers."""
             iteration = optimizer.iterations.assign_add(1) - 1  # each step its own noise words
             negatives = draw_negatives(keep, alias, [size, config.negative], tf.stack([config.seed, iteration]))
-            return negative_sampling_update(model, centers, contexts, negatives, optimizer.learning_rate(), size)
+            loss = negative_sampling_update(model, centers, contexts, negatives, optimizer.learning_rate(), size)
+            return loss, tf.reduce_sum(tf.cast(contexts >= 0, tf.int64))
 
         @tf.function
         def run_steps(iterator, count):
-            """``count`` steps on one worker's batches; returns their mean loss."""
-            total = tf.constant(0.0)
+            """``count`` steps on one worker's batches; their mean loss and the pairs they trained on."""
+            total, pairs = tf.constant(0.0), tf.constant(0, tf.int64)
             for _ in tf.range(count):
                 centers, contexts = next(iterator)
-                total += self.strategy.run(worker_step, args=(centers, contexts))
-            return total / tf.cast(count, tf.float32)
+                loss, step_pairs = self.strategy.run(worker_step, args=(centers, contexts))
+                total, pairs = total + loss, pairs + step_pairs
+            return total / tf.cast(count, tf.float32), pairs
 
         return run_steps
 
-    def embeddings(self) -> np.ndarray:
-        return tf.convert_to_tensor(self.model.embed_matrix).numpy()
+    def pieces(self, step: int, target: int):
+        return report_windows(step, target, self.trainer.config.skip_step)
+
+    def run(self, piece) -> tuple[np.ndarray, int]:
+        """Schedule the steps of ``piece`` on the workers, wait for them; the losses and the pairs."""
+        start, stop = piece
+        counts = [min(self.steps_per_closure, stop - s) for s in range(start, stop, self.steps_per_closure)]
+        results = [self.coordinator.schedule(self._run_closure, args=(self._iterator, c)) for c in counts]
+        self._join(stop)
+        fetched = [result.fetch() for result in results]
+        losses = np.repeat([float(loss) for loss, _ in fetched], counts)
+        return losses, int(sum(int(pairs) for _, pairs in fetched))
+
+    def saving(self):
+        return _quiet_tensorflow_warnings()  # saving sharded tables retraces its function each time
+
+    @contextlib.contextmanager
+    def guard(self, step: int):
+        """A task that stopped answering while the steps up to ``step`` ran, were logged or saved: one clear
+        error naming it (TensorFlow reports it from whichever remote operation noticed first)."""
+        try:
+            yield
+        except tf.errors.OpError as exc:
+            if isinstance(exc, (tf.errors.UnavailableError, tf.errors.AbortedError, tf.errors.CancelledError)):
+                raise self._cluster_error(exc, step) from None
+            if first_closed(self.cluster) is not None:
+                raise self._cluster_error(exc, step) from None
+            raise
 
     def _join(self, step: int) -> None:
         """Wait for every scheduled closure, at most ``join_timeout`` seconds."""
@@ -238,51 +261,10 @@ class ParameterServerTrainer(Trainer):
         )
 
     def _resume_hint(self) -> str:
-        latest = self.manager.latest_checkpoint
+        latest = self.trainer.manager.latest_checkpoint
         if latest is None:
             return "No checkpoint was written yet; run the same command again to start over."
         return f"The last checkpoint is {latest}; run the same command again to resume from it."
-
-    def train(self, until_step: int | None = None) -> TrainResult:
-        """Train until the global step reaches ``until_step`` (default ``config.num_train_steps``)."""
-        config = self.config
-        target = config.num_train_steps if until_step is None else until_step
-        step = int(self.step.numpy())
-        report = LossReport(step, target, config.skip_step, verbose=self.verbose, progress=self.progress)
-        writer = tf.summary.create_file_writer(str(self.log_dir))
-        started = time.perf_counter()
-        first = step
-        pairs_per_step = config.batch_size * (config.skip_window + 1)  # expected: reach (w + 1) / 2 each side
-        try:
-            while step < target:
-                stop = min(target, (step // config.skip_step + 1) * config.skip_step)
-                try:
-                    step = self._train_until(stop, step, report, writer, pairs_per_step)
-                except (tf.errors.UnavailableError, tf.errors.AbortedError, tf.errors.CancelledError) as exc:
-                    raise self._cluster_error(exc, stop) from None
-        finally:
-            report.close()
-            writer.close()
-        seconds = time.perf_counter() - started
-        return TrainResult(self.run_dir, step, report.history, seconds, (step - first) * pairs_per_step)
-
-    def _train_until(self, stop: int, step: int, report, writer, pairs_per_step: int) -> int:
-        """Schedule the steps up to ``stop`` on the workers, wait for them, report, log and checkpoint."""
-        window_started = time.perf_counter()
-        counts = [min(self.steps_per_closure, stop - s) for s in range(step, stop, self.steps_per_closure)]
-        results = [self.coordinator.schedule(self._run_batches, args=(self._iterator, c)) for c in counts]
-        self._join(stop)
-        losses = np.repeat([float(r.fetch()) for r in results], counts)
-        check_finite(losses, step, self.manager.latest_checkpoint, self.config.learning_rate)
-        self.step.assign(stop)
-        report.add(stop, losses)
-        elapsed = time.perf_counter() - window_started
-        with writer.as_default(step=stop):
-            tf.summary.scalar("loss", float(losses.mean()))
-        self._summaries(writer, stop, len(losses) * pairs_per_step / elapsed if elapsed else 0.0)
-        with _quiet_tensorflow_warnings():  # saving sharded tables retraces its function each time
-            self.manager.save(checkpoint_number=stop)
-        return stop
 
 
 @contextlib.contextmanager
@@ -306,53 +288,53 @@ def is_chief(environ=None) -> bool:
 
 
 @contextlib.contextmanager
-def trainer_for(
-    strategy: str, config, data, run_dir, *, workers: int = 2, ps: int = 1, devices: int | None = None, **options
-):
-    """The trainer for ``train --strategy``: a context manager, because a local cluster lives as long as it.
+def runner_for(strategy: str, *, workers: int = 2, ps: int = 1, devices: int | None = None, **options):
+    """The runner for ``train --strategy`` other than ``default`` (a context manager: a local cluster lives as
+    long as it). ``options`` go to the runner.
 
-    * ``default``: :class:`~cs20lib.training.Trainer` on this process's default device (a GPU if there is one);
-    * ``mirrored``: the same, its batches split between the replicas of ``MirroredStrategy`` (the GPUs, or
-      ``devices`` logical CPUs);
-    * ``parameter-server``: :class:`ParameterServerTrainer` on the cluster in ``TF_CONFIG``, or else on a
+    * ``mirrored``: :class:`~cs20lib.training.LocalRunner` on ``MirroredStrategy`` (the GPUs, or ``devices``
+      logical CPUs), each batch split between the replicas;
+    * ``parameter-server``: :class:`ParameterServerRunner` on the cluster in ``TF_CONFIG``, or else on a
       :class:`~cs20lib.cluster.LocalCluster` of ``workers`` workers and ``ps`` parameter servers started here,
       which ends with this process;
-    * ``multi-worker``: ``MultiWorkerMirroredStrategy``, one such process per task of ``TF_CONFIG``; only the
-      chief writes ``run_dir``, the others write theirs into a temporary folder that is deleted after.
+    * ``multi-worker``: ``MultiWorkerMirroredStrategy``, one such process per task of ``TF_CONFIG``.
     """
-    if strategy not in STRATEGIES:
-        raise ValueError(f"strategy must be one of {', '.join(STRATEGIES)}, not {strategy!r}")
-    if strategy == "default":
-        yield Trainer(config, data.vocab, data.ids, run_dir, **options)
-    elif strategy == "mirrored":
-        yield Trainer(config, data.vocab, data.ids, run_dir, strategy=mirrored_strategy(devices), **options)
+    if strategy not in STRATEGIES or strategy == "default":
+        raise ValueError(f"strategy must be one of {', '.join(STRATEGIES[1:])}, not {strategy!r}")
+    if strategy == "mirrored":
+        yield LocalRunner(mirrored_strategy(devices), **options)
     elif strategy == "parameter-server":
-        check_parameter_server_config(config)  # before any task starts
         if os.environ.get("TF_CONFIG"):
             cluster, _, _ = cluster_from_tf_config()
             resolver = tf.distribute.cluster_resolver.TFConfigClusterResolver()
-            yield ParameterServerTrainer(
-                config, data.vocab, data.ids, run_dir, cluster_resolver=resolver, num_ps=len(cluster["ps"]), **options
-            )
+            yield ParameterServerRunner(resolver, len(cluster["ps"]), **options)
         else:
             # The tasks stay up until this process ends (they watch it): TensorFlow keeps talking to them as
             # long as it runs (it registers and removes functions on every task), even after training.
             local = LocalCluster(workers, ps).start()
-            yield ParameterServerTrainer(
-                config, data.vocab, data.ids, run_dir, cluster_resolver=local.resolver(), num_ps=ps, **options
-            )
+            yield ParameterServerRunner(local.resolver(), ps, **options)
     else:
         cluster, _, _ = cluster_from_tf_config(need_ps=False)  # a clear error without TF_CONFIG
         with servers_on_loopback(cluster):  # each worker's own server, when every worker is on this machine
             multi_worker = tf.distribute.MultiWorkerMirroredStrategy()
-        trainer = Trainer(config, data.vocab, data.ids, run_dir, strategy=multi_worker, **options)
+        yield LocalRunner(multi_worker, **options)
+
+
+def worker_scratch(trainer: Trainer):
+    """For a multi-worker run's workers other than the chief: save into a temporary folder (saving is collective:
+    every worker saves, but only the chief's files are kept). A context manager; returns the trainer."""
+
+    @contextlib.contextmanager
+    def scratch():
         if is_chief():
             yield trainer
-        else:  # every worker saves (saving is collective), but only the chief's files are kept
-            with tempfile.TemporaryDirectory(prefix="cs20-worker-") as scratch:
-                checkpoints = Path(scratch) / "checkpoints"
-                trainer.manager = tf.train.CheckpointManager(
-                    trainer.checkpoint, str(checkpoints), 1, step_counter=trainer.step
-                )
-                trainer.log_dir = Path(scratch) / "train"
-                yield trainer
+            return
+        with tempfile.TemporaryDirectory(prefix="cs20-worker-") as folder:
+            trainer.manager = tf.train.CheckpointManager(
+                trainer.checkpoint, str(Path(folder) / "checkpoints"), 1, step_counter=trainer.step
+            )
+            trainer.log_dir = Path(folder) / "train"
+            trainer.lock_dir = Path(folder)  # the chief holds the run directory
+            yield trainer
+
+    return scratch()

@@ -43,6 +43,9 @@ __all__ = [
     "write_metrics",
 ]
 
+#: analogies are answered among the most frequent words only: word2vec's and gensim's 30,000
+RESTRICT_VOCAB = 30_000
+
 ANALOGIES_FILE = "questions-words.txt"
 WORDSIM_FILE = "wordsim353.tsv"
 #: Environment variable naming a folder that holds the evaluation files (instead of gensim's copies).
@@ -192,7 +195,10 @@ def read_analogies(path: str | os.PathLike | None = None) -> list[tuple[str, str
 
 
 def evaluate_analogies(
-    embeddings: Any, vocab: Vocabulary, path: str | os.PathLike | None = None, restrict_vocab: int | None = 30_000
+    embeddings: Any,
+    vocab: Vocabulary,
+    path: str | os.PathLike | None = None,
+    restrict_vocab: int | None = RESTRICT_VOCAB,
 ) -> dict[str, Any]:
     """Accuracy on an analogy set (default: Google's ``questions-words.txt``, Mikolov et al. 2013) with 3CosAdd.
 
@@ -289,7 +295,7 @@ def evaluate(
     vocab: Vocabulary,
     analogies_path: str | os.PathLike | None = None,
     wordsim_path: str | os.PathLike | None = None,
-    restrict_vocab: int | None = 30_000,
+    restrict_vocab: int | None = RESTRICT_VOCAB,
 ) -> dict[str, Any]:
     """Both evaluations: ``{"analogies": evaluate_analogies(...), "wordsim": evaluate_wordsim(...)}``.
 

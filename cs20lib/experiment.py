@@ -1,7 +1,7 @@
 """One experiment end to end: corpus -> vocabulary -> training -> evaluation, projector and t-SNE.
 
 This is what ``python -m cs20lib train`` (``make demo``) runs, as plain functions a notebook can call
-one at a time: :func:`prepare_data`, :func:`steps_per_epoch`, :func:`train`, :func:`finish_run` (and
+one at a time: :func:`prepare_data`, :func:`plan`, :func:`train`, :func:`finish_run` (and
 :func:`describe_run` to print the results). Everything a run writes goes into its run directory
 (:mod:`cs20lib.runs`).
 """
@@ -18,7 +18,6 @@ from . import runs
 from .config import Word2VecConfig
 from .corpus import Corpus, load_corpus
 from .projector import NUM_VISUALIZE
-from .skipgram import SkipGramStream
 from .tsne import TSNE_WORDS
 from .vocab import Vocabulary
 
@@ -29,8 +28,8 @@ __all__ = [
     "evaluation_files",
     "finish_run",
     "load_run",
+    "plan",
     "prepare_data",
-    "steps_per_epoch",
     "train",
 ]
 
@@ -74,32 +73,19 @@ def prepare_data(
     return TrainingData(corpus, vocab, ids, time.perf_counter() - start), config
 
 
-def steps_per_epoch(config: Word2VecConfig, data: TrainingData) -> float:
-    """How many training steps one pass over the data takes with ``config`` (after dropping UNK and
-    subsampling): pairs / batch size, or centers / batch size with ``batching="windows"``.
+def plan(config: Word2VecConfig, data: TrainingData, *, epochs: float | None = None):
+    """The run's :class:`~cs20lib.training.TrainingPlan`, made once: the stream it trains on, how many steps an
+    epoch is (after dropping UNK and subsampling), and ``epochs`` turned into ``num_train_steps``.
 
     Raises ValueError when the data do not fill a single batch: nothing could be trained.
     """
-    units = "pairs" if config.batching == "pairs" else "words"
-    if not config.keep_unk and len(data.vocab) < 2:
-        raise ValueError(
-            f"the vocabulary holds no word besides UNK (min_count={config.min_count}, vocab_size="
-            f"{config.vocab_size}), and UNK is dropped: there is nothing to train on. Lower --min-count."
-        )
-    stream = SkipGramStream.from_config(config, data.ids, data.vocab.counts)
-    steps = stream.batches_per_epoch(config.batching)
-    if steps < 1:
-        raise ValueError(
-            f"one pass over the corpus gives {round(steps * config.batch_size):,} {units}, fewer than one batch of "
-            f"{config.batch_size}: there is nothing to train on. Use a larger corpus or a smaller --batch-size"
-            + (" (or keep UNK, lower --min-count)" if not config.keep_unk else "")
-            + "."
-        )
-    return steps
+    from .training import TrainingPlan
+
+    return TrainingPlan.make(config, data.ids, data.vocab, epochs=epochs)
 
 
 def train(
-    config: Word2VecConfig,
+    settings,
     data: TrainingData,
     *,
     api: str = "tf2",
@@ -112,45 +98,69 @@ def train(
 ) -> Path:
     """Train with ``api`` ("tf2": the tf.Module trainer; "tf1": the lecture's graph model) to
     ``config.num_train_steps`` in ``run_dir`` (default: named after the settings under ``root``),
-    resuming from its checkpoints. Returns the run directory.
+    resuming from its checkpoints. ``settings`` is the run's :class:`~cs20lib.training.TrainingPlan` or its
+    config (then the plan is made here). Returns the run directory.
 
     ``strategy`` and ``distribution`` (``workers``, ``ps``, ``devices``) choose where the TF2 trainer runs:
-    :func:`cs20lib.distributed.trainer_for`. The run directory does not depend on them: a run can be
+    ``default`` is this process (:mod:`cs20lib.training`); the others take a runner from
+    :func:`cs20lib.distributed.runner_for`. The run directory does not depend on them: a run can be
     continued on one process, replicas or a cluster alike."""
+    run_plan = settings if not isinstance(settings, Word2VecConfig) else plan(settings, data)
+    config = run_plan.config
     run_dir = Path(run_dir) if run_dir is not None else runs.run_dir_for(config, api, root)
-    steps_per_epoch(config, data)  # refuses data that cannot fill a batch
-    if api == "tf2":
-        from .distributed import trainer_for
-
-        with trainer_for(
-            strategy, config, data, run_dir, verbose=verbose, progress=progress, **distribution
-        ) as trainer:
-            if verbose:
-                for note in trainer.notes:
-                    print(note)
-                if trainer.restored_from:
-                    print(f"resuming from {trainer.restored_from} (step {int(trainer.step.numpy()):,})")
-            trainer.train()
-    elif strategy != "default":
-        raise ValueError("--strategy runs the TF2 trainer (--model tf2); the lecture's graph model runs on one process")
-    elif api == "tf1":
-        from .tf1_model import SkipGramModel
-
-        if config.loss != "nce" or config.lr_decay != "none" or config.sample or not config.keep_unk:
-            raise ValueError(
-                "the lecture's graph model (--model tf1) trains with its own settings only: NCE loss, constant "
-                "learning rate, no subsampling, UNK kept"
-            )
-        runs.open_run(run_dir, config, api, data.vocab)
-        graph_model = SkipGramModel.from_config(config, data, run_dir, verbose=verbose, progress=progress)
-        done = graph_model.current_step()
-        if verbose and done:
-            print(f"resuming from step {done:,}")
-        if done < config.num_train_steps:
-            graph_model.train(config.num_train_steps - done)
-    else:
+    if api not in runs.APIS:
         raise ValueError(f"api must be 'tf2' or 'tf1', not {api!r}")
+    if api == "tf1" and strategy != "default":
+        raise ValueError("--strategy runs the TF2 trainer (--api tf2); the lecture's graph model runs on one process")
+    if api == "tf1":
+        _train_graph_model(run_plan, data, run_dir, verbose=verbose, progress=progress)
+    elif strategy == "default":
+        _train(run_plan, data, run_dir, None, verbose=verbose, progress=progress)
+    else:
+        from .distributed import check_parameter_server_config, runner_for, worker_scratch
+
+        if strategy == "parameter-server":
+            check_parameter_server_config(config)  # before any task starts
+        with runner_for(strategy, **distribution) as runner:
+            _train(run_plan, data, run_dir, runner, verbose=verbose, progress=progress, around=worker_scratch)
     return run_dir
+
+
+def _train(run_plan, data, run_dir, runner, *, verbose, progress, around=None) -> None:
+    from .training import Trainer
+
+    trainer = Trainer(
+        run_plan.config, data.vocab, data.ids, run_dir, plan=run_plan, runner=runner, verbose=verbose, progress=progress
+    )
+    if verbose:
+        for note in trainer.notes:
+            print(note)
+        if trainer.restored_from:
+            print(f"resuming from {trainer.restored_from} (step {int(trainer.step.numpy()):,})")
+    if around is None:
+        trainer.train()
+    else:
+        with around(trainer):
+            trainer.train()
+
+
+def _train_graph_model(run_plan, data, run_dir, *, verbose, progress) -> None:
+    from .tf1_model import SkipGramModel
+
+    config = run_plan.config
+    if config.loss != "nce" or config.lr_decay != "none" or config.sample or not config.keep_unk:
+        raise ValueError(
+            "the lecture's graph model (--api tf1) trains with its own settings only: NCE loss, constant "
+            "learning rate, no subsampling, UNK kept"
+        )
+    graph_model = SkipGramModel.from_config(
+        config, data, run_dir, stream=run_plan.stream, verbose=verbose, progress=progress
+    )
+    done = graph_model.current_step()
+    if verbose and done:
+        print(f"resuming from step {done:,}")
+    if done < config.num_train_steps:
+        graph_model.train(config.num_train_steps - done)
 
 
 def evaluation_files(config: Word2VecConfig, run_dir, analogies=None, wordsim=None) -> tuple[Path, Path | None]:
@@ -178,14 +188,15 @@ def finish_run(
     tsne_words: int = TSNE_WORDS,
     analogies=None,
     wordsim=None,
-    restrict_vocab: int = 30_000,
+    restrict_vocab: int | None = None,
 ) -> dict:
     """Evaluate a trained run and write ``metrics.json``, ``projector/`` and ``tsne.png`` (unless
     ``tsne_words`` is 0) into it; returns the metrics."""
-    from .evaluation import evaluate_analogies, evaluate_wordsim, write_metrics
+    from .evaluation import RESTRICT_VOCAB, evaluate_analogies, evaluate_wordsim, write_metrics
     from .projector import export_projector
     from .tsne import plot_tsne
 
+    restrict_vocab = RESTRICT_VOCAB if restrict_vocab is None else restrict_vocab
     run_dir = Path(run_dir)
     api, config, vocab, embeddings = load_run(run_dir)
     analogies, wordsim = evaluation_files(config, run_dir, analogies, wordsim)

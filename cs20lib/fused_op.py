@@ -42,10 +42,8 @@ import sys
 from pathlib import Path
 
 from . import native
-from .config import KERNELS
 
 __all__ = [
-    "KERNELS",
     "KernelUnavailableError",
     "available",
     "cannot_build",

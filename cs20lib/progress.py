@@ -12,11 +12,24 @@ import time
 
 import numpy as np
 
-__all__ = ["LossReport", "TrainingDivergedError"]
+__all__ = ["LossReport", "TrainingDivergedError", "TrainingInterrupted"]
 
 
 class TrainingDivergedError(FloatingPointError):
     """The loss became NaN or infinite; nothing was saved after the last good checkpoint."""
+
+
+class TrainingInterrupted(KeyboardInterrupt):
+    """Training was stopped (Ctrl-C, SIGTERM, a notebook's interrupt); the message names the last checkpoint."""
+
+    @classmethod
+    def at(cls, step: int, last_checkpoint: str | None) -> TrainingInterrupted:
+        if last_checkpoint is None:
+            return cls(f"interrupted at step {step:,}, before the first checkpoint: training again starts over")
+        return cls(
+            f"interrupted at step {step:,}: the last checkpoint is {last_checkpoint}; train again (the same command, "
+            f"or the same cell) to resume from it"
+        )
 
 
 class LossReport:

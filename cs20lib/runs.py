@@ -15,6 +15,7 @@ moved into ``checkpoints/damaged/`` (never deleted) with a note saying why.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
@@ -32,10 +33,12 @@ from .vocab import Vocabulary
 __all__ = [
     "CHECKPOINT_BASENAMES",
     "CheckpointMismatchError",
+    "RunBusyError",
     "RunError",
     "checkpoint_steps",
     "check_run_config",
     "load_embeddings",
+    "lock_run",
     "open_run",
     "read_run_config",
     "restore_newest",
@@ -62,6 +65,10 @@ class RunError(RuntimeError):
 
 class CheckpointMismatchError(RunError):
     """A run directory's checkpoints were written with other settings or from another corpus."""
+
+
+class RunBusyError(RunError):
+    """Another process is training in the run directory; the message names it."""
 
 
 def run_dir_for(config: Word2VecConfig, api: str, root: str | os.PathLike = "runs") -> Path:
@@ -137,11 +144,16 @@ def open_run(run_dir: str | os.PathLike, config: Word2VecConfig, api: str, vocab
     """Make ``run_dir`` ready for training: check it fits ``config`` and record the settings and vocabulary.
 
     ``config.json`` and ``vocab.json`` are written once, before any training; later runs in the same
-    directory must match them (:func:`check_run_config`, and the same vocabulary).
+    directory must match them (:func:`check_run_config`, and the same vocabulary). Opening the same run
+    again in this process with the same settings and vocabulary does not check again: a run is checked
+    once, where it is first opened (the command line, before it prints its plan; else the trainer).
     """
     run_dir = Path(run_dir)
     if run_dir.exists() and not run_dir.is_dir():
         raise RunError(f"{run_dir} is a file, not a directory; choose another run directory.")
+    key = (api, json.dumps(config.to_dict(), sort_keys=True), id(vocab))
+    if _opened.get(run_dir.resolve()) == key and (run_dir / CONFIG_FILE).exists():
+        return run_dir
     check_run_config(run_dir, config, api)
     run_dir.mkdir(parents=True, exist_ok=True)
     if vocab is not None:
@@ -155,13 +167,84 @@ def open_run(run_dir: str | os.PathLike, config: Word2VecConfig, api: str, vocab
     if not (run_dir / CONFIG_FILE).exists():
         text = json.dumps({"api": api, **config.to_dict()}, indent=2, sort_keys=True) + "\n"
         write_text_atomic(run_dir / CONFIG_FILE, text)
+    _opened[run_dir.resolve()] = key
     return run_dir
+
+
+_opened: dict[Path, tuple] = {}  # runs this process has opened: {resolved path: (api, settings, vocabulary)}
+
+
+LOCK_FILE = ".lock"
+_locks: dict[Path, list] = {}  # run directories this process holds: {resolved path: [file, depth]}
+
+
+@contextlib.contextmanager
+def lock_run(run_dir: str | os.PathLike, *, wait: bool = False, log=print):
+    """Hold the run directory for training: a second process that wants to train in it is refused (or, with
+    ``wait``, waits), so two trainings never write checkpoints and event files into one run at once.
+
+    The lock is ``fcntl.flock`` on ``run_dir/.lock``, which names the holder (process id, command, since
+    when); the operating system releases it when the process ends, however it ends. Taking it again in the
+    process that holds it is allowed (a notebook training the same run twice, the command line around the
+    trainer). Raises :class:`RunBusyError` naming the holder.
+    """
+    import fcntl
+
+    run_dir = Path(run_dir)
+    run_dir.mkdir(parents=True, exist_ok=True)
+    key = run_dir.resolve()
+    if key in _locks:
+        _locks[key][1] += 1
+        try:
+            yield run_dir
+        finally:
+            _locks[key][1] -= 1
+        return
+    handle = open(run_dir / LOCK_FILE, "a+")
+    try:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            handle.seek(0)
+            holder = handle.read().strip() or "another process"
+            if not wait:
+                raise RunBusyError(
+                    f"{run_dir} is being trained by {holder}. Wait for it to finish (or stop it), then run this "
+                    f"again; --wait waits for it. Two trainings in one run directory would overwrite each other's "
+                    f"checkpoints."
+                ) from None
+            log(f"waiting for {holder} to finish with {run_dir} ...")
+            fcntl.flock(handle, fcntl.LOCK_EX)
+        handle.seek(0)
+        handle.truncate()
+        command = " ".join(_command_line())[:200]
+        handle.write(f"process {os.getpid()} ({command}) since {time.strftime('%Y-%m-%d %H:%M:%S')}\n")
+        handle.flush()
+        _locks[key] = [handle, 1]
+        try:
+            yield run_dir
+        finally:
+            del _locks[key]
+            handle.seek(0)
+            handle.truncate()
+    finally:
+        handle.close()  # releases the lock
+
+
+def _command_line() -> list[str]:
+    try:
+        with open("/proc/self/cmdline", "rb") as cmdline:
+            return [part.decode(errors="replace") for part in cmdline.read().split(b"\0") if part]
+    except OSError:
+        import sys
+
+        return sys.argv
 
 
 def train_command(run_dir: str | os.PathLike) -> str:
     """The ``python -m cs20lib train ...`` command that trains (or resumes) the run in ``run_dir``."""
     api, config = read_run_config(run_dir)
-    flags = [f"--run-dir {run_dir}", f"--model {api}", f"--steps {config.num_train_steps}"]
+    flags = [f"--run-dir {run_dir}", f"--api {api}", f"--steps {config.num_train_steps}"]
     defaults = Word2VecConfig()
     names = {
         "vocab_size": "--vocab-size",

@@ -42,10 +42,10 @@ import tensorflow as tf
 
 from . import runs
 from .config import Word2VecConfig
-from .progress import LossReport, check_finite
+from .noise import log_uniform_from
+from .progress import LossReport, TrainingInterrupted, check_finite
 from .projector import NUM_VISUALIZE
 from .skipgram import SkipGramStream
-from .tf2_model import log_uniform_from
 
 tf1 = tf.compat.v1
 
@@ -76,6 +76,7 @@ class SkipGramModel:
         skip_step: int = 5_000,
         run_dir: str | os.PathLike | None = None,
         config: Word2VecConfig | None = None,
+        vocab=None,
         seed: int = 0,
         verbose: bool = True,
         progress: bool | None = False,
@@ -110,7 +111,7 @@ class SkipGramModel:
         self.skip_step = skip_step
         self.data = data
         self.seed = seed
-        self.config = config
+        self.config, self.vocab = config, vocab
         self.verbose, self.progress = verbose, progress
         self.run_dir = Path(run_dir) if run_dir is not None else None
         self.graph = tf.Graph()
@@ -120,10 +121,10 @@ class SkipGramModel:
             self.global_step = tf1.get_variable("global_step", initializer=tf.constant(0), trainable=False)
 
     @classmethod
-    def from_config(cls, config: Word2VecConfig, data, run_dir, **options) -> SkipGramModel:
+    def from_config(cls, config: Word2VecConfig, data, run_dir, *, stream=None, **options) -> SkipGramModel:
         """The model for a run: hyperparameters from ``config``, the stream over ``data``
-        (:class:`~cs20lib.experiment.TrainingData`), graph built."""
-        stream = SkipGramStream.from_config(config, data.ids, data.vocab.counts)
+        (:class:`~cs20lib.experiment.TrainingData`; or ``stream``, the run plan's), graph built."""
+        stream = stream if stream is not None else SkipGramStream.from_config(config, data.ids, data.vocab.counts)
         return cls(
             stream,
             len(data.vocab),
@@ -134,6 +135,7 @@ class SkipGramModel:
             skip_step=config.skip_step,
             run_dir=run_dir,
             config=config,
+            vocab=data.vocab,
             seed=config.seed,
             **options,
         ).build_graph()
@@ -222,7 +224,6 @@ class SkipGramModel:
     def _restore(self, sess, *, write: bool = True) -> int:
         """Restore the newest readable checkpoint of this run, if any; return the global step."""
         run_dir = self._require_run_dir()
-        runs.check_run_config(run_dir, self.config, API)
         directory = run_dir / runs.CHECKPOINTS
         basename = runs.CHECKPOINT_BASENAMES[API]
 
@@ -264,16 +265,17 @@ class SkipGramModel:
         run_dir = self._require_run_dir()
         directory = run_dir / runs.CHECKPOINTS
         prefix = str(directory / runs.CHECKPOINT_BASENAMES[API])
-        with self._session() as sess:
+        with runs.lock_run(run_dir), self._session() as sess:
+            runs.open_run(run_dir, self.config, API, self.vocab)  # the run's one check of its settings; records them
             sess.run(self.init)
             initial_step = self._restore(sess)
-            runs.open_run(run_dir, self.config, API)
             self._start_batch = initial_step
             sess.run(self.iterator.initializer)
             writer = tf1.summary.FileWriter(str(run_dir / "train"), sess.graph)
             target = initial_step + num_train_steps
             report = LossReport(initial_step, target, self.skip_step, verbose=self.verbose, progress=self.progress)
             last_saved = tf.train.latest_checkpoint(str(directory))
+            index = initial_step
             try:
                 for index in range(initial_step, target):
                     try:
@@ -292,6 +294,8 @@ class SkipGramModel:
                             index + 1,
                             last_saved,
                         )
+            except KeyboardInterrupt:
+                raise TrainingInterrupted.at(index, last_saved) from None
             finally:
                 report.close()
                 writer.close()

@@ -1,24 +1,37 @@
-"""Training the TF2 model: ``tf.function`` steps, ``Checkpoint`` + ``CheckpointManager``, summaries, resume.
+"""Training the TF2 model: one loop, runners that say where the steps run, ``Checkpoint`` + ``CheckpointManager``.
 
-:class:`Trainer` is the TF2 answer to the lecture's ``SkipGramModel.train``:
+:class:`Trainer` is the TF2 answer to the lecture's ``SkipGramModel.train``. Its :meth:`Trainer.train`
+is the one training loop of the package, for every strategy: it takes pieces of work from a
+:class:`Runner`, checks the losses are finite, reports the lecture's "Average loss at step", writes
+summaries and saves checkpoints (:func:`cs20lib.runs.save_checkpoint`) at every report step. What differs
+between one process, mirrored replicas and parameter servers is the runner: how a piece of steps is run
+and where its batches come from.
 
-* the step is a ``tf.function`` that runs many batches per call (a ``tf.range`` loop inside the
-  graph), so Python and TensorFlow's per-call overhead are paid once per chunk, not once per batch;
-* ``tf.train.Checkpoint`` saves the model, the optimizer (its update count, hence the decayed learning
-  rate), the step, the position in the input stream and the state of the noise-word generator;
-  ``tf.train.CheckpointManager`` keeps the last few. A run stopped at any checkpoint and resumed
-  takes the same batches and noise words as an uninterrupted one, so it reaches the same weights;
-* ``tf.summary.create_file_writer`` logs the loss, the learning rate and pairs/s as scalars and the
-  two weight matrices as histograms, for TensorBoard;
-* a NaN or infinite loss stops training with :class:`~cs20lib.progress.TrainingDivergedError` before
-  anything is saved, so the last checkpoint on disk is still the last good one.
+* :class:`LocalRunner` (this module): this process's devices, or the replicas of a ``MirroredStrategy``;
+  batches from the run's :class:`~cs20lib.skipgram.SkipGramStream`, made in a background thread
+  (:mod:`cs20lib.background`); a piece is a chunk of batches run by one ``tf.function`` call (a
+  ``tf.range`` loop inside the graph), so Python's and TensorFlow's per-call costs are paid once per chunk.
+* :class:`cs20lib.distributed.ParameterServerRunner`: tables sharded over parameter servers, steps
+  scheduled on workers that read their own batches.
+
+Around the loop: ``tf.train.Checkpoint`` saves the model, the optimizer (its update count, hence the
+decayed learning rate), the step, the position in the input stream and the state of the noise-word
+generator; ``tf.train.CheckpointManager`` keeps the last few. A run stopped at any checkpoint and
+resumed takes the same batches and noise words as an uninterrupted one, so it reaches the same weights.
+``tf.summary.create_file_writer`` logs the loss, the learning rate and pairs/s as scalars and the two
+weight matrices as histograms. A NaN or infinite loss stops training with
+:class:`~cs20lib.progress.TrainingDivergedError` before anything is saved; Ctrl-C stops it with
+:class:`~cs20lib.progress.TrainingInterrupted`, naming the last checkpoint. While it trains, the run
+directory is locked (:func:`cs20lib.runs.lock_run`): a second training of it is refused.
 """
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import os
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -28,12 +41,13 @@ from . import runs
 from .background import prefetch
 from .config import Word2VecConfig
 from .fused_op import negative_update
-from .progress import LossReport, TrainingDivergedError, check_finite
+from .noise import alias_table, draw_negatives, log_uniform_sample
+from .progress import LossReport, TrainingDivergedError, TrainingInterrupted, check_finite
 from .skipgram import SkipGramStream
-from .tf2_model import SGD, SkipGram, alias_table, draw_negatives, log_uniform_sample, negative_sampling_update
+from .tf2_model import SGD, SkipGram, negative_sampling_update
 from .vocab import Vocabulary
 
-__all__ = ["TrainResult", "Trainer", "TrainingDivergedError"]
+__all__ = ["LocalRunner", "Runner", "TrainResult", "Trainer", "TrainingDivergedError", "TrainingPlan"]
 
 API = "tf2"
 #: entries of each weight matrix that its histogram summary shows (a fixed random sample)
@@ -46,22 +60,248 @@ class TrainResult:
     step: int  # global step reached
     history: list[tuple[int, float]]  # (step, average loss over the last skip_step steps), as printed
     seconds: float = dataclasses.field(repr=False)  # wall time of this call's training (not in the repr: it varies)
-    pairs: int = 0  # (center, target) pairs trained on in this call
+    pairs: int = 0  # (input, output) word pairs trained on in this call, counted exactly
 
     @property
     def pairs_per_second(self) -> float:
         return self.pairs / self.seconds if self.seconds else 0.0
 
 
+@dataclasses.dataclass
+class TrainingPlan:
+    """A run's plan, made once: its settings, the stream of batches it trains on, and how long an epoch is.
+
+    ``steps_per_epoch`` counts after UNK dropping and subsampling: pairs / batch size, or centers / batch
+    size with window batches. :meth:`make` refuses data that cannot fill one batch, and turns ``epochs``
+    into ``config.num_train_steps``.
+    """
+
+    config: Word2VecConfig
+    stream: SkipGramStream
+    steps_per_epoch: float
+
+    @classmethod
+    def make(cls, config: Word2VecConfig, ids: np.ndarray, vocab: Vocabulary, *, epochs: float | None = None):
+        units = "pairs" if config.batching == "pairs" else "words"
+        if not config.keep_unk and len(vocab) < 2:
+            raise ValueError(
+                f"the vocabulary holds no word besides UNK (min_count={config.min_count}, vocab_size="
+                f"{config.vocab_size}), and UNK is dropped: there is nothing to train on. Lower --min-count."
+            )
+        stream = SkipGramStream.from_config(config, ids, vocab.counts)
+        steps = stream.batches_per_epoch(config.batching)
+        if steps < 1:
+            raise ValueError(
+                f"one pass over the corpus gives {round(steps * config.batch_size):,} {units}, fewer than one batch "
+                f"of {config.batch_size}: there is nothing to train on. Use a larger corpus or a smaller --batch-size"
+                + (" (or keep UNK, lower --min-count)" if not config.keep_unk else "")
+                + "."
+            )
+        if epochs is not None:
+            total = round(epochs * steps)
+            if total < 1:
+                raise ValueError(f"{epochs:g} epochs is less than one step (one epoch is {steps:,.1f} steps)")
+            config = config.replace(num_train_steps=total, skip_step=min(config.skip_step, total))
+        return cls(config, stream, steps)
+
+    def epochs(self, steps: int | None = None) -> float:
+        """How many passes over the data ``steps`` (default: the whole run) are."""
+        return (self.config.num_train_steps if steps is None else steps) / self.steps_per_epoch
+
+
+def report_windows(step: int, target: int, skip_step: int) -> Iterator[tuple[int, int]]:
+    """The stretches ``(start, stop)`` from ``step`` to ``target``, cut at every multiple of ``skip_step``:
+    the loop reports, logs and checkpoints at the end of each."""
+    while step < target:
+        stop = min(target, (step // skip_step + 1) * skip_step)
+        yield step, stop
+        step = stop
+
+
+# ----------------------------------------------------------------------------------------------
+# The steps
+# ----------------------------------------------------------------------------------------------
+def nce_step(config: Word2VecConfig, model: SkipGram, optimizer: SGD, noise: tf.random.Generator):
+    """The lecture's step: NCE loss, gradients by ``GradientTape``, sparse SGD; returns the mean loss."""
+    variables = (model.embed_matrix, model.output_weight, model.output_bias)
+
+    def step(centers, targets):
+        with tf.GradientTape() as tape:
+            sampled = log_uniform_sample(noise, config.num_sampled, model.vocab_size, targets)
+            loss = model.nce_loss(centers, targets, sampled)
+        optimizer.apply_gradients(zip(tape.gradient(loss, variables), variables))
+        return loss
+
+    return step
+
+
+def negative_step(config: Word2VecConfig, model: SkipGram, optimizer: SGD, counts, update, replicas: int = 1):
+    """word2vec's step on one replica: noise words drawn with stateless RNG keyed by (seed, step), ``update``
+    (TensorFlow's ops or the fused op) applies word2vec's update by hand; returns the mean loss.
+
+    Pairs: the center is the input word and the target the output; windows: the context words are the
+    inputs and the center the output, as in the word2vec tool. With several replicas each takes every
+    ``replicas``-th row of the batch, so together they make the same update as one process would (each
+    pair's step is still ``learning_rate / batch_size``).
+    """
+    keep, alias = (tf.constant(table) for table in alias_table(counts, config.power))
+    windows, size = config.batching == "windows", config.batch_size
+
+    def step(centers, targets, replica=0):
+        iteration = optimizer.iterations.read_value()
+        seed = tf.stack([tf.constant(config.seed, tf.int64), iteration * replicas + tf.cast(replica, tf.int64)])
+        rows = size
+        if replicas != 1:
+            centers, targets = centers[replica::replicas], targets[replica::replicas]
+            rows = tf.shape(centers)[0]
+        negatives = draw_negatives(keep, alias, [rows, config.negative], seed)
+        outputs, inputs = (centers, targets) if windows else (targets[:, 0], centers[:, None])
+        return update(model, outputs, inputs, negatives, optimizer.learning_rate(), size)
+
+    return step
+
+
+# ----------------------------------------------------------------------------------------------
+# Runners
+# ----------------------------------------------------------------------------------------------
+class Runner:
+    """Where a trainer's steps run and where their batches come from; :meth:`Trainer.train` drives it.
+
+    ``strategy`` is the ``tf.distribute`` strategy whose scope the trainer creates its variables in.
+    :meth:`attach` is called once the trainer's model and optimizer exist; :meth:`pieces` cuts the steps
+    from ``step`` to ``target`` into pieces, none crossing a report step; :meth:`run` runs one and returns
+    the loss of each step and the number of (input, output) pairs trained on.
+    """
+
+    strategy: tf.distribute.Strategy
+
+    def attach(self, trainer: Trainer) -> None:
+        self.trainer = trainer
+
+    def pieces(self, step: int, target: int) -> Iterator:
+        raise NotImplementedError
+
+    def run(self, piece) -> tuple[np.ndarray, int]:
+        raise NotImplementedError
+
+    def embeddings(self) -> np.ndarray:
+        return tf.convert_to_tensor(self.trainer.model.embed_matrix).numpy()
+
+    def saving(self):
+        """A context for saving a checkpoint (a runner may quiet TensorFlow's messages about it)."""
+        return contextlib.nullcontext()
+
+    def guard(self, step: int):
+        """A context around everything the loop does up to ``step`` (running, logging, saving), in which a runner
+        may turn the failure of a part of it (a task of a cluster) into a clear error."""
+        return contextlib.nullcontext()
+
+
+class LocalRunner(Runner):
+    """Steps on this process: its default device (a GPU if it has one), or the replicas of ``strategy``
+    (``MirroredStrategy``, ``MultiWorkerMirroredStrategy``), which split each batch between them.
+
+    ``steps_per_call`` batches run per call of the compiled loop. ``jit_compile`` compiles the negative-
+    sampling step with XLA (default: for ``batching="pairs"`` on one replica, where it fuses many small ops;
+    the window step's batched products are left to TensorFlow's own multi-threaded kernels; BENCHMARKS.md).
+    """
+
+    def __init__(self, strategy=None, *, steps_per_call: int = 100, jit_compile: bool | None = None):
+        self.strategy = strategy or tf.distribute.get_strategy()
+        self.steps_per_call, self.jit_compile = steps_per_call, jit_compile
+
+    def attach(self, trainer: Trainer) -> None:
+        super().attach(trainer)
+        self.stream = trainer.plan.stream
+        self._run_chunk = self._compile(trainer)
+
+    def _step(self, trainer: Trainer):
+        """One step (a ``tf.function``) for the config's loss, on one replica or split between several."""
+        config, model, optimizer = trainer.config, trainer.model, trainer.optimizer
+        replicas = self.strategy.num_replicas_in_sync
+        if config.loss == "nce":
+            return nce_step(config, model, optimizer, trainer.noise)
+        if replicas == 1:
+            update, can_jit = negative_update(config)  # TensorFlow's ops or the fused op (config.kernel)
+            one_replica = negative_step(config, model, optimizer, trainer.vocab.counts, update)
+
+            def step(centers, targets):
+                loss = one_replica(centers, targets)
+                optimizer.iterations.assign_add(1)
+                return loss
+
+        else:  # the fused op updates one variable in place; mirrored copies need TensorFlow's scatters
+            can_jit = False
+            each = negative_step(config, model, optimizer, trainer.vocab.counts, negative_sampling_update, replicas)
+
+            def in_replica(centers, targets):
+                return each(centers, targets, tf.distribute.get_replica_context().replica_id_in_sync_group)
+
+            def step(centers, targets):  # the scatters are all-gathered to every copy
+                losses = self.strategy.run(in_replica, args=(centers, targets))
+                loss = self.strategy.reduce(tf.distribute.ReduceOp.MEAN, losses, axis=None)
+                optimizer.iterations.assign_add(1)
+                return loss
+
+        jit = self.jit_compile
+        if jit is None:
+            jit = config.batching != "windows" and can_jit and replicas == 1
+        return tf.function(step, jit_compile=jit)
+
+    def _compile(self, trainer: Trainer):
+        """The loop that runs a chunk of batches, compiled once: SGD on each in turn; the per-batch losses."""
+        step, size = self._step(trainer), trainer.config.batch_size
+        width = None if trainer.config.batching == "windows" else 1  # windows: 2r columns, r <= skip_window
+
+        @tf.function(
+            input_signature=[tf.TensorSpec([None, size], tf.int32), tf.TensorSpec([None, size, width], tf.int32)]
+        )
+        def run_chunk(centers, contexts):
+            count = tf.shape(centers)[0]
+            losses = tf.TensorArray(tf.float32, size=count)
+            for i in tf.range(count):
+                losses = losses.write(i, step(centers[i], contexts[i]))
+            return losses.stack()
+
+        return run_chunk
+
+    def pieces(self, step: int, target: int) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+        """The stream from the saved position, in chunks cut so that none crosses a report step; made in a
+        background thread."""
+        config = self.trainer.config
+        make = self.stream.window_chunks if config.batching == "windows" else self.stream.chunks
+        start = int(self.trainer.data_position.numpy())
+
+        def cut():
+            chunks = make(start_batch=start, batches_per_chunk=self.steps_per_call)
+            carry = None  # the rest of a chunk that crossed a report step
+            for begin, stop in report_windows(step, target, config.skip_step):
+                wanted = stop - begin
+                while wanted:
+                    centers, contexts = carry if carry is not None else next(chunks)
+                    take = min(wanted, len(centers))
+                    carry = (centers[take:], contexts[take:]) if take < len(centers) else None
+                    wanted -= take
+                    yield centers[:take], contexts[:take]
+
+        return prefetch(cut())
+
+    def run(self, piece) -> tuple[np.ndarray, int]:
+        centers, contexts = piece
+        return self._run_chunk(centers, contexts).numpy(), int((contexts >= 0).sum())
+
+
+# ----------------------------------------------------------------------------------------------
+# The trainer
+# ----------------------------------------------------------------------------------------------
 class Trainer:
     """Train :class:`~cs20lib.tf2_model.SkipGram` on ``ids`` (a corpus encoded with ``vocab``) into ``run_dir``.
 
-    Creating a trainer checks that ``run_dir`` fits ``config`` (:func:`cs20lib.runs.open_run`, which
-    also records the settings and the vocabulary there) and restores the newest readable checkpoint.
-    ``steps_per_call`` batches run per call of the compiled loop; reports, summaries and checkpoints
-    happen every ``config.skip_step`` steps. ``jit_compile`` compiles the negative-sampling step with
-    XLA (default: for ``batching="pairs"``, where it fuses many small ops; the window step's batched
-    matrix products are left to TensorFlow's own multi-threaded kernels; BENCHMARKS.md has the figures).
+    Creating a trainer opens ``run_dir`` (:func:`cs20lib.runs.open_run`: it must fit ``config``; the settings
+    and the vocabulary are recorded there) and restores the newest readable checkpoint. ``plan`` is the
+    run's :class:`TrainingPlan` (made here from ``config`` when not given); ``runner`` where the steps run
+    (default: a :class:`LocalRunner` on ``strategy`` with ``steps_per_call`` and ``jit_compile``). Reports,
+    summaries and checkpoints happen every ``config.skip_step`` steps.
     """
 
     def __init__(
@@ -71,27 +311,46 @@ class Trainer:
         ids: np.ndarray,
         run_dir: str | os.PathLike,
         *,
-        steps_per_call: int = 100,
+        plan: TrainingPlan | None = None,
+        runner: Runner | None = None,
         max_to_keep: int = 3,
         verbose: bool = True,
         progress: bool | None = False,
+        steps_per_call: int = 100,
         jit_compile: bool | None = None,
         strategy=None,
     ):
-        self.config, self.vocab = config, vocab
-        self.strategy = strategy or tf.distribute.get_strategy()
+        if runner is not None and strategy is not None:
+            raise ValueError("give a runner or a strategy, not both")
+        self.plan = plan if plan is not None else TrainingPlan.make(config, ids, vocab)
+        self.config, self.vocab = self.plan.config, vocab
+        self.runner = runner or LocalRunner(strategy, steps_per_call=steps_per_call, jit_compile=jit_compile)
         self.verbose, self.progress = verbose, progress
-        self.run_dir = runs.open_run(run_dir, config, API, vocab)
+        self.run_dir = runs.open_run(run_dir, self.config, API, vocab)
         self.log_dir = self.run_dir / "train"  # TensorBoard event files
-        self.stream = SkipGramStream.from_config(config, ids, vocab.counts)
-
-        replicas = self.strategy.num_replicas_in_sync
-        if replicas > 1 and config.loss != "negative":
+        self.lock_dir = self.run_dir  # held while training (another folder for a multi-worker run's other workers)
+        replicas = self.runner.strategy.num_replicas_in_sync
+        if replicas > 1 and self.config.loss != "negative":
             raise ValueError(f"training on {replicas} replicas needs loss='negative' (the word2vec preset)")
-        with self.strategy.scope():  # under a distribution strategy its variables are mirrored or sharded
+        self._create_state(replicas)
+        checkpoints = self.run_dir / runs.CHECKPOINTS
+        self.notes: list[str] = []  # checkpoints skipped on restore, and why
+        self.restored_from = runs.restore_newest(
+            checkpoints, runs.CHECKPOINT_BASENAMES[API], self._restore, notes=self.notes
+        )
+        self.manager = tf.train.CheckpointManager(
+            self.checkpoint, str(checkpoints), max_to_keep, step_counter=self.step
+        )
+        self._sample_index = None
+        self.runner.attach(self)
+
+    def _create_state(self, replicas: int) -> None:
+        """The model, optimizer, counters and noise generator, under the runner's strategy; the checkpoint."""
+        config = self.config
+        with self.runner.strategy.scope():  # under a distribution strategy its variables are mirrored or sharded
             aggregation = tf.VariableAggregation.SUM if replicas > 1 else tf.VariableAggregation.NONE
             self.model = SkipGram(
-                len(vocab), config.embed_size, init=config.init, seed=config.seed, aggregation=aggregation
+                len(self.vocab), config.embed_size, init=config.init, seed=config.seed, aggregation=aggregation
             )
             decay = config.num_train_steps if config.lr_decay == "linear" else None
             self.optimizer = SGD(config.learning_rate, decay_steps=decay, min_learning_rate=config.min_learning_rate)
@@ -105,114 +364,14 @@ class Trainer:
             data_position=self.data_position,
             noise=self.noise,
         )
-        checkpoints = self.run_dir / runs.CHECKPOINTS
-        self.notes: list[str] = []  # checkpoints skipped on restore, and why
-        self.restored_from = runs.restore_newest(
-            checkpoints, runs.CHECKPOINT_BASENAMES[API], self._restore, notes=self.notes
-        )
-        self.manager = tf.train.CheckpointManager(
-            self.checkpoint, str(checkpoints), max_to_keep, step_counter=self.step
-        )
-        self._run_batches = self._compile(steps_per_call, jit_compile)
-        self._steps_per_call = steps_per_call
-        self._sample_index = None
 
     def _restore(self, prefix: str) -> None:
         self.checkpoint.restore(prefix).assert_existing_objects_matched()
 
-    # -- the compiled loop ----------------------------------------------------------------------
-    def _compile(self, steps_per_call: int, jit_compile: bool | None):
-        """The training step for the config's loss and batching, and the loop that runs it over a chunk."""
-        config, model, optimizer = self.config, self.model, self.optimizer
-        size = config.batch_size
-        if config.loss == "nce":
-            variables = (model.embed_matrix, model.output_weight, model.output_bias)
-
-            def step(centers, targets):  # the lecture's: NCE loss, gradients by GradientTape, sparse SGD
-                with tf.GradientTape() as tape:
-                    sampled = log_uniform_sample(self.noise, config.num_sampled, model.vocab_size, targets)
-                    loss = model.nce_loss(centers, targets, sampled)
-                optimizer.apply_gradients(zip(tape.gradient(loss, variables), variables))
-                return loss
-
-        else:
-            keep, alias = (tf.constant(table) for table in alias_table(self.vocab.counts, config.power))
-            windows = config.batching == "windows"
-            if self.strategy.num_replicas_in_sync == 1:
-                update, can_jit = negative_update(config)  # TensorFlow's ops or the fused op (config.kernel)
-            else:  # the fused op updates one variable in place; mirrored copies need TensorFlow's scatters
-                update, can_jit = negative_sampling_update, False
-
-            def replica_step(centers, targets, replica=0, replicas=1):
-                """word2vec's step: negatives drawn with stateless RNG keyed by (seed, step), update by hand.
-                Pairs: the center is the input word and the target the output; windows: the context
-                words are the inputs and the center the output, as in the word2vec tool. With several
-                replicas each takes every ``replicas``-th row of the batch, so together they make the
-                same update as one process would (each pair's step is still learning_rate / size)."""
-                iteration = optimizer.iterations.read_value()
-                seed = tf.stack([tf.constant(config.seed, tf.int64), iteration * replicas + tf.cast(replica, tf.int64)])
-                rows = size
-                if replicas != 1:
-                    centers, targets = centers[replica::replicas], targets[replica::replicas]
-                    rows = tf.shape(centers)[0]
-                negatives = draw_negatives(keep, alias, [rows, config.negative], seed)
-                outputs, inputs = (centers, targets) if windows else (targets[:, 0], centers[:, None])
-                return update(model, outputs, inputs, negatives, optimizer.learning_rate(), size)
-
-            def negative_step(centers, targets):
-                if self.strategy.num_replicas_in_sync == 1:
-                    loss = replica_step(centers, targets)
-                else:  # MirroredStrategy / MultiWorkerMirroredStrategy: scatters all-gathered to every copy
-
-                    def in_replica(centers, targets):
-                        context = tf.distribute.get_replica_context()
-                        rows = (context.replica_id_in_sync_group, context.num_replicas_in_sync)
-                        return replica_step(centers, targets, *rows)
-
-                    losses = self.strategy.run(in_replica, args=(centers, targets))
-                    loss = self.strategy.reduce(tf.distribute.ReduceOp.MEAN, losses, axis=None)
-                optimizer.iterations.assign_add(1)
-                return loss
-
-            if jit_compile is None:
-                jit_compile = not windows and can_jit and self.strategy.num_replicas_in_sync == 1
-            step = tf.function(negative_step, jit_compile=jit_compile)
-
-        width = None if config.batching == "windows" else 1  # windows: 2r columns, r <= skip_window
-
-        @tf.function(
-            input_signature=[tf.TensorSpec([None, size], tf.int32), tf.TensorSpec([None, size, width], tf.int32)]
-        )
-        def run_batches(centers, targets):
-            """SGD on each batch of a chunk in turn; returns the per-batch losses."""
-            count = tf.shape(centers)[0]
-            losses = tf.TensorArray(tf.float32, size=count)
-            for i in tf.range(count):
-                losses = losses.write(i, step(centers[i], targets[i]))
-            self.step.assign_add(tf.cast(count, tf.int64))
-            self.data_position.assign_add(tf.cast(count, tf.int64))
-            return losses.stack()
-
-        return run_batches
+    def embeddings(self) -> np.ndarray:
+        return self.runner.embeddings()
 
     # -- the loop -------------------------------------------------------------------------------
-    def embeddings(self) -> np.ndarray:
-        return self.model.embed_matrix.numpy()
-
-    def _pieces(self, step: int, target: int):
-        """The stream from the saved position, in chunks cut so that none crosses a report step."""
-        make = self.stream.window_chunks if self.config.batching == "windows" else self.stream.chunks
-        chunks = make(start_batch=int(self.data_position.numpy()), batches_per_chunk=self._steps_per_call)
-        skip_step = self.config.skip_step
-        for centers, targets in chunks:
-            while len(centers) and step < target:
-                take = min(target, (step // skip_step + 1) * skip_step) - step
-                yield centers[:take], targets[:take]
-                step += min(take, len(centers))
-                centers, targets = centers[take:], targets[take:]
-            if step >= target:
-                return
-
     def train(self, until_step: int | None = None) -> TrainResult:
         """Train until the global step reaches ``until_step`` (default ``config.num_train_steps``).
 
@@ -221,35 +380,56 @@ class Trainer:
         """
         config = self.config
         target = config.num_train_steps if until_step is None else until_step
-        step = int(self.step.numpy())
-        report = LossReport(step, target, config.skip_step, verbose=self.verbose, progress=self.progress)
-        writer = tf.summary.create_file_writer(str(self.log_dir))
-        started = window_started = time.perf_counter()
-        pairs_done = window_pairs = 0
-        try:
-            for centers, targets in prefetch(self._pieces(step, target)):  # made in a thread (cs20lib.background)
-                losses = self._run_batches(centers, targets).numpy()
-                check_finite(losses, step, self.manager.latest_checkpoint, config.learning_rate)
-                step += len(losses)
-                pairs = int((targets >= 0).sum())
-                pairs_done, window_pairs = pairs_done + pairs, window_pairs + pairs
-                with writer.as_default(step=step):
-                    tf.summary.scalar("loss", float(losses.mean()))
-                report.add(step, losses)
-                if step % config.skip_step == 0 or step == target:
-                    elapsed = time.perf_counter() - window_started
-                    self._summaries(writer, step, window_pairs / elapsed if elapsed else 0.0)
-                    runs.save_checkpoint(
-                        lambda step=step: self.manager.save(checkpoint_number=step),
-                        self.manager.directory,
-                        step,
-                        self.manager.latest_checkpoint,
-                    )
-                    window_pairs, window_started = 0, time.perf_counter()
-        finally:
-            report.close()
-            writer.close()
+        with runs.lock_run(self.lock_dir):
+            self._check_not_trained_elsewhere()
+            step = int(self.step.numpy())
+            report = LossReport(step, target, config.skip_step, verbose=self.verbose, progress=self.progress)
+            writer = tf.summary.create_file_writer(str(self.log_dir))
+            started = window_started = time.perf_counter()
+            pairs_done = window_pairs = 0
+            try:
+                for piece in self.runner.pieces(step, target):
+                    with self.runner.guard(min(target, (step // config.skip_step + 1) * config.skip_step)):
+                        losses, pairs = self.runner.run(piece)
+                        check_finite(losses, step, self.manager.latest_checkpoint, config.learning_rate)
+                        step += len(losses)
+                        self.step.assign_add(len(losses))
+                        self.data_position.assign_add(len(losses))
+                        pairs_done, window_pairs = pairs_done + pairs, window_pairs + pairs
+                        with writer.as_default(step=step):
+                            tf.summary.scalar("loss", float(losses.mean()))
+                        report.add(step, losses)
+                        if step % config.skip_step == 0 or step == target:
+                            elapsed = time.perf_counter() - window_started
+                            self._summaries(writer, step, window_pairs / elapsed if elapsed else 0.0)
+                            self._save(step)
+                            window_pairs, window_started = 0, time.perf_counter()
+            except KeyboardInterrupt:
+                raise TrainingInterrupted.at(step, self.manager.latest_checkpoint) from None
+            finally:
+                report.close()
+                writer.close()
         return TrainResult(self.run_dir, step, report.history, time.perf_counter() - started, pairs_done)
+
+    def _save(self, step: int) -> None:
+        with self.runner.saving():
+            runs.save_checkpoint(
+                lambda: self.manager.save(checkpoint_number=step),
+                self.manager.directory,
+                step,
+                self.manager.latest_checkpoint,
+            )
+
+    def _check_not_trained_elsewhere(self) -> None:
+        """Refuse to go on from a state older than the run directory's newest checkpoint (another process trained
+        the run since this trainer restored it): saving would prune that process's checkpoints."""
+        steps = runs.checkpoint_steps(self.run_dir / runs.CHECKPOINTS, runs.CHECKPOINT_BASENAMES[API])
+        mine = int(self.step.numpy())
+        if steps and steps[0] > mine:
+            raise runs.RunError(
+                f"{self.run_dir} has a checkpoint of step {steps[0]:,}, newer than the step {mine:,} this trainer "
+                f"restored: another process trained the run meanwhile. Create a new Trainer to resume from it."
+            )
 
     def _summaries(self, writer, step: int, pairs_per_second: float) -> None:
         with writer.as_default(step=step):

@@ -115,13 +115,13 @@ def test_running_again_resumes_instead_of_starting_over(toy_run):
 
 def test_tf1_model_trains_and_resumes(tmp_path):
     first = cli(
-        "train", "--corpus", "toy", "--model", "tf1", "--steps", "200", *SMALL, "--runs-root", tmp_path, cwd=tmp_path
+        "train", "--corpus", "toy", "--api", "tf1", "--steps", "200", *SMALL, "--runs-root", tmp_path, cwd=tmp_path
     )
     (run_dir,) = [path for path in tmp_path.iterdir() if path.is_dir()]
     assert run_dir.name.startswith("tf1-toy-") and "This was the lecture preset" in first.stdout
     assert json.loads((run_dir / "config.json").read_text())["api"] == "tf1" and (run_dir / "vocab.json").exists()
     again = cli(
-        "train", "--corpus", "toy", "--model", "tf1", "--steps", "400", *SMALL, "--runs-root", tmp_path, cwd=tmp_path
+        "train", "--corpus", "toy", "--api", "tf1", "--steps", "400", *SMALL, "--runs-root", tmp_path, cwd=tmp_path
     )
     assert "resuming from step 200" in again.stdout and "Average loss at step 399" in again.stdout
 
@@ -186,14 +186,14 @@ def test_the_default_preset_is_word2vecs_and_flags_override_it():
     overridden = config_from(parse("--embed-size", "64", "--sample", "0", "--keep-unk"))
     assert (overridden.embed_size, overridden.sample, overridden.keep_unk) == (64, 0.0, True)
     assert overridden.negative == 5 and overridden.batching == "windows"  # the rest is the preset's
-    assert config_from(parse("--model", "tf1")) == Word2VecConfig()  # the graph model gets the lecture's
+    assert config_from(parse("--api", "tf1")) == Word2VecConfig()  # the graph model gets the lecture's
 
 
 def test_epochs_flag_sets_the_steps(tmp_path, capsys):
-    from cs20lib.experiment import prepare_data, steps_per_epoch
+    from cs20lib.experiment import plan, prepare_data
 
     data, config = prepare_data(config_from(parse(*SMALL)), "toy")
-    steps = round(0.5 * steps_per_epoch(config, data))
+    steps = round(0.5 * plan(config, data).steps_per_epoch)
     code, out, _ = run(capsys, "train", "--corpus", "toy", "--epochs", "0.5", *SMALL, "--runs-root", tmp_path)
     assert code == 0 and f"for {steps:,} steps of 32 pairs (0.50 epochs" in out
 
@@ -282,7 +282,7 @@ def test_offline_fallback_is_a_plain_message(tmp_path):
         (["--vocab-size", "3", "--preset", "lecture"], "a t-SNE plot needs at least 4"),
         (["--vocab-size", "0", "--min-count", "10000000", "--drop-unk"], "nothing to train on"),
         (["--wordsim", "missing.tsv"], "--wordsim missing.tsv: no such file"),
-        (["--model", "tf1", "--loss", "negative"], "graph model, which trains with NCE"),
+        (["--api", "tf1", "--loss", "negative"], "graph model, which trains with NCE"),
     ],
 )
 def test_bad_training_flags_are_refused_before_training(tmp_path, capsys, monkeypatch, flags, match):
@@ -330,7 +330,7 @@ def test_a_tf1_model_with_more_noise_words_than_the_vocabulary_trains(tmp_path, 
         "train",
         "--corpus",
         "toy",
-        "--model",
+        "--api",
         "tf1",
         "--vocab-size",
         "50",

@@ -14,7 +14,7 @@ import numpy as np
 
 from cs20lib.config import Word2VecConfig
 from cs20lib.evaluation import eval_data_path, evaluate_analogies, evaluate_wordsim
-from cs20lib.experiment import prepare_data, steps_per_epoch
+from cs20lib.experiment import plan, prepare_data
 from cs20lib.training import Trainer
 from cs20lib.vocab import Vocabulary
 
@@ -49,7 +49,7 @@ def test_tf2_trainer_is_as_good_as_gensim(text8_head, tmp_path):
         seed=SEED,
     )
     data, config = prepare_data(config, text8_head)
-    steps = round(EPOCHS * steps_per_epoch(config, data))
+    steps = round(EPOCHS * plan(config, data).steps_per_epoch)
     trainer = Trainer(
         config.replace(num_train_steps=steps, skip_step=steps),
         data.vocab,

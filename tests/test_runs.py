@@ -171,7 +171,7 @@ def test_the_train_command_of_a_run_repeats_its_settings(toy, tmp_path):
     runs.open_run(tmp_path / "run", config.replace(learning_rate=0.5, corpus="toy"), "tf1", data.vocab)
     command = runs.train_command(tmp_path / "run")
     assert command.startswith("python -m cs20lib train --corpus toy --run-dir ")
-    for flag in ("--model tf1", "--learning-rate 0.5", "--vocab-size 200", "--embed-size 16", "--steps 400"):
+    for flag in ("--api tf1", "--learning-rate 0.5", "--vocab-size 200", "--embed-size 16", "--steps 400"):
         assert flag in command
 
 

@@ -15,9 +15,10 @@ from conftest import REPO
 from cs20lib.config import Word2VecConfig
 from cs20lib.events import read_events
 from cs20lib.experiment import prepare_data
+from cs20lib.noise import log_uniform_sample
 from cs20lib.progress import TrainingDivergedError
 from cs20lib.runs import CheckpointMismatchError, load_embeddings
-from cs20lib.tf2_model import SGD, SkipGram, log_uniform_sample
+from cs20lib.tf2_model import SGD, SkipGram
 from cs20lib.training import Trainer
 
 SMALL = dict(vocab_size=300, embed_size=16, batch_size=32, num_sampled=8, negative=5, skip_window=2, corpus="toy")
@@ -276,7 +277,7 @@ def test_negative_sampling_update_is_sgd_on_the_tapes_gradient(width, jit):
 
 
 def test_alias_table_draws_unigram_to_the_three_quarters():
-    from cs20lib.tf2_model import alias_table, draw_negatives
+    from cs20lib.noise import alias_table, draw_negatives
 
     counts = np.array([500, 100, 50, 16, 1, 0, 7, 300])
     keep, alias = alias_table(counts)
@@ -299,3 +300,44 @@ def test_config_checks_windows_batching():
         Word2VecConfig(batching="windows")
     with pytest.raises(ValueError, match="batching must be"):
         Word2VecConfig(batching="sentences", loss="negative")
+
+
+# ----------------------------------------------------------------------------------------------
+# The same vectors as before the trainer became one skeleton with runners (issue 23)
+# ----------------------------------------------------------------------------------------------
+#: recorded on 2026-12-04 with the trainer as it was before the change (commit eec5799's training.py), 2 threads,
+#: op determinism on: the reported losses, sums over the embedding matrix and its first rows after 300 steps
+RECORDED = {
+    "tf": ([4.1457, 3.13884, 2.74259], -394.1719, 2225.6471, [-0.20211, -0.33012, 0.53492, 0.23249], 112853),
+    "fused": ([4.14017, 3.06742, 2.71687], -404.7199, 2284.8802, [-0.20522, -0.33382, 0.54476, 0.23491], 112853),
+    "nce": ([10.67472, 5.27733, 3.63348], -507.6189, 1786.4763, [0.93293, -0.83073, -0.09227, 0.33567], 9600),
+}
+
+
+@pytest.mark.parametrize("name", sorted(RECORDED))
+def test_the_trainer_gives_the_vectors_recorded_before_the_refactor(name, tmp_path):
+    from cs20lib import fused_op
+    from cs20lib.config import PRESETS
+
+    tf.config.experimental.enable_op_determinism()
+    if name == "fused" and not fused_op.available():
+        pytest.skip("the fused op cannot be built here")
+    word2vec = PRESETS["word2vec"].config(
+        embed_size=32, num_train_steps=300, skip_step=100, batch_size=64, learning_rate=0.025 * 64
+    )
+    config = {
+        "tf": word2vec.replace(kernel="tf"),
+        "fused": word2vec.replace(kernel="fused"),
+        "nce": Word2VecConfig(
+            vocab_size=200, embed_size=16, batch_size=32, num_sampled=8, skip_step=100, num_train_steps=300
+        ),
+    }[name]
+    data, config = prepare_data(config, "toy", progress=False)
+    run = Trainer(config, data.vocab, data.ids, tmp_path / "run", steps_per_call=64, verbose=False)
+    result = run.train()
+    embeddings = run.embeddings().astype(np.float64)
+    losses, total, absolute, first_row, pairs = RECORDED[name]
+    np.testing.assert_allclose([loss for _, loss in result.history], losses, rtol=1e-4)
+    np.testing.assert_allclose([embeddings.sum(), np.abs(embeddings).sum()], [total, absolute], rtol=1e-4)
+    np.testing.assert_allclose(embeddings[1, :4], first_row, atol=1e-4)
+    assert [step for step, _ in result.history] == [99, 199, 299] and result.pairs == pairs
