@@ -58,8 +58,10 @@ test: $(STAMP)
 
 # JupyterLab on notebooks/; the notebooks name the kernel "cs20-word2vec" that the set-up registered in .venv,
 # and new notebooks get it too.
+# As root (a container, a CI image) JupyterLab refuses to start unless told that it may: --allow-root.
 lab: $(STAMP)
-	cd notebooks && $(abspath $(BIN))/jupyter lab --ServerApp.root_dir=. --MappingKernelManager.default_kernel_name=cs20-word2vec $(ARGS)
+	cd notebooks && $(abspath $(BIN))/jupyter lab --ServerApp.root_dir=. --MappingKernelManager.default_kernel_name=cs20-word2vec \
+	  $(if $(filter 0,$(shell id -u)),--allow-root) $(ARGS)
 
 # handouts/: instructor and student HTML, index.html, the student notebooks zip; PDFs with Chromium.
 handouts: $(STAMP)

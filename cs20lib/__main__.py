@@ -298,15 +298,15 @@ def _plain_warning(message, category, filename, lineno, line=None) -> str:
     return f"warning: {message}\n"
 
 
-def _stop_on_signals() -> None:
+def _stop_on_signals() -> dict:
     """Ctrl-C (SIGINT) and SIGTERM stop a command with KeyboardInterrupt, however the process was started: a
-    process started in the background inherits SIGINT ignored, and SIGTERM would end it without a word."""
+    process started in the background inherits SIGINT ignored, and SIGTERM would end it without a word.
+    Returns the handlers it replaced."""
 
     def interrupt(signum, frame):
         raise KeyboardInterrupt
 
-    signal.signal(signal.SIGINT, interrupt)
-    signal.signal(signal.SIGTERM, interrupt)
+    return {number: signal.signal(number, interrupt) for number in (signal.SIGINT, signal.SIGTERM)}
 
 
 def _file_error(tf, error) -> bool:
@@ -322,8 +322,7 @@ def main(argv: list[str] | None = None) -> int:
 
     from .tf_logging import import_tensorflow
 
-    if args.command in ("train", "cluster", "cluster-task"):
-        _stop_on_signals()
+    replaced = _stop_on_signals() if args.command in ("train", "cluster", "cluster-task") else {}
     tf = import_tensorflow(verbose=args.verbose)
     formatwarning, warnings.formatwarning = warnings.formatwarning, _plain_warning  # a sentence, not our source
     try:
@@ -357,6 +356,8 @@ def main(argv: list[str] | None = None) -> int:
         return 130
     finally:
         warnings.formatwarning = formatwarning
+        for number, handler in replaced.items():  # main() called from Python (tests) leaves them as they were
+            signal.signal(number, handler)
 
 
 if __name__ == "__main__":

@@ -82,7 +82,7 @@ def requires_python() -> str:
 
 
 def supported_pythons(specifier: str | None = None) -> list[str]:
-    """The minor versions ``requires-python`` admits, oldest first, e.g. ``["3.11", "3.12", "3.13"]``."""
+    """The minor versions ``requires-python`` admits, oldest first: ``["3.A", ..., "3.B"]`` for ``">=3.A,<3.(B+1)"``."""
     from packaging.specifiers import SpecifierSet
 
     allowed = SpecifierSet(specifier if specifier is not None else requires_python())

@@ -48,6 +48,7 @@ __all__ = [
     "available",
     "cannot_build",
     "fused_update",
+    "library_path",
     "load_library",
     "negative_update",
 ]
@@ -114,6 +115,19 @@ def cannot_build() -> str | None:
     return None
 
 
+def library_path() -> Path:
+    """Where the op's library for this TensorFlow, compiler, flags and CPU lives in the cache (built or not)."""
+    import tensorflow as tf
+
+    try:
+        source = native.kernel_source(SOURCE.name)
+        return native.library_path(
+            source, f"word2vec_op-tf{tf.__version__}", _flags(), (tf.__version__, _cpu_features())
+        )
+    except native.NativeBuildError as error:
+        raise KernelUnavailableError(str(error)) from None
+
+
 def build() -> Path:
     """The op library, compiled now unless a trusted identical build is cached (:func:`cs20lib.native.build`);
     raises :class:`KernelUnavailableError`."""
@@ -140,6 +154,17 @@ def _load(path: Path):
     return library
 
 
+def _load_anew(path: Path):
+    """Load a library built again at a path this process already tried: through a link of another name, since
+    the dynamic loader hands back whatever it loaded under a name before, even after the file was replaced."""
+    import tempfile
+
+    with tempfile.TemporaryDirectory(prefix="cs20-load-") as folder:
+        link = Path(folder) / path.name
+        link.symlink_to(path)
+        return _load(link)  # the mapping outlives the link
+
+
 def load_library():
     """The loaded op library (built if needed; once per process); raises :class:`KernelUnavailableError`.
 
@@ -157,7 +182,7 @@ def load_library():
         except KernelUnavailableError as error:
             native.reject(path, str(error))
             try:
-                _library = _load(build())
+                _library = _load_anew(build())
             except KernelUnavailableError as again:
                 raise KernelUnavailableError(f"{again}, also after building it again") from None
     except KernelUnavailableError as error:

@@ -30,7 +30,16 @@ import tempfile
 import time
 from pathlib import Path
 
-__all__ = ["NativeBuildError", "build", "cache_folder", "compiler", "kernel_source", "reject"]
+__all__ = [
+    "NativeBuildError",
+    "build",
+    "cache_folder",
+    "compiler",
+    "kernel_source",
+    "library_path",
+    "reject",
+    "trusted",
+]
 
 KERNELS = Path(__file__).with_name("kernels")
 COMPILE_SECONDS = 300
@@ -160,17 +169,23 @@ def reject(library: Path, reason: str) -> Path | None:
     return moved
 
 
-def build(source: Path, name: str, flags: list[str], key_parts: tuple[str, ...] = ()) -> Path:
-    """The library built from ``source`` with ``flags``: from the cache when a trusted identical build is there,
-    else compiled now (a damaged or untrusted one is moved aside first). Raises NativeBuildError."""
+def library_path(source: Path, name: str, flags: list[str], key_parts: tuple[str, ...] = ()) -> Path:
+    """Where the library built from ``source`` with ``flags`` lives in the cache: named after a hash of the
+    source, the compiler's version, the flags and ``key_parts``."""
     cxx = compiler()
     try:
         version = subprocess.run([cxx, "--version"], capture_output=True, text=True, timeout=60).stdout
     except (OSError, subprocess.SubprocessError) as error:
         raise NativeBuildError(f"the C++ compiler {cxx} does not run ({error})") from None
     key = "\n".join([source.read_text(), version, " ".join(flags), *key_parts])
-    folder = cache_folder()
-    target = folder / f"{name}-{hashlib.sha256(key.encode()).hexdigest()[:16]}.so"
+    return cache_folder() / f"{name}-{hashlib.sha256(key.encode()).hexdigest()[:16]}.so"
+
+
+def build(source: Path, name: str, flags: list[str], key_parts: tuple[str, ...] = ()) -> Path:
+    """The library built from ``source`` with ``flags``: from the cache when a trusted identical build is there,
+    else compiled now (a damaged or untrusted one is moved aside first). Raises NativeBuildError."""
+    target = library_path(source, name, flags, key_parts)
+    cxx, folder = compiler(), target.parent
     with _build_lock(folder):  # one process builds; another waits, then finds the build
         if target.exists():
             problem = trusted(target)

@@ -21,12 +21,23 @@ import traceback  # noqa: E402
 import warnings  # noqa: E402
 from pathlib import Path  # noqa: E402
 
-__all__ = ["full_tracebacks", "load_words", "run_folder", "setup", "short_tracebacks", "versions"]
+__all__ = [
+    "for_corpus",
+    "full_tracebacks",
+    "load_corpus",
+    "load_words",
+    "run_folder",
+    "setup",
+    "short_tracebacks",
+    "versions",
+]
 
 #: set to 0 by the tests and ``make notebooks``, which rebuild every folder: earlier results are then
 #: deleted instead of kept under ``runs/earlier/``
 KEEP_EARLIER_ENV = "CS20_KEEP_EARLIER_RUNS"
 EARLIER = "earlier"
+#: earlier sessions' results kept per notebook under runs/earlier/ (older ones are deleted)
+EARLIER_KEPT = 3
 _opened_this_session: set[Path] = set()
 
 
@@ -82,9 +93,11 @@ def run_folder(name: str, root: str | os.PathLike = "runs") -> Path:
     """``runs/<name>`` (relative to the notebook): where a notebook writes its results.
 
     The first call in a kernel session starts the folder empty: results an earlier session left there
-    are moved to ``runs/earlier/<name>-<time>`` (nothing is deleted; remove that folder when you no
-    longer need it). Later calls in the same session return the folder as it is, so re-running a cell
-    never deletes what other cells wrote.
+    are moved to ``runs/earlier/<name>-<time>-<id>`` (a unique name, so two sessions starting in the same
+    second each keep theirs). Of those, the :data:`EARLIER_KEPT` newest of each notebook are kept and
+    older ones deleted, so ``runs/earlier/`` does not grow without bound; a notebook's results are its
+    own cells' outputs, which running it again makes anew. Later calls in the same session return the
+    folder as it is, so re-running a cell never deletes what other cells wrote.
     """
     path = Path(root) / name
     if path.resolve() not in _opened_this_session:
@@ -93,11 +106,26 @@ def run_folder(name: str, root: str | os.PathLike = "runs") -> Path:
             if os.environ.get(KEEP_EARLIER_ENV, "1") == "0":
                 shutil.rmtree(path)
             else:
-                aside = Path(root) / EARLIER / f"{name.replace('/', '_')}-{time.strftime('%Y%m%d-%H%M%S')}"
-                aside.parent.mkdir(parents=True, exist_ok=True)
-                os.replace(path, aside)
+                _move_aside(path, Path(root) / EARLIER, name.replace("/", "_"))
     path.mkdir(parents=True, exist_ok=True)
     return path
+
+
+def _move_aside(path: Path, earlier: Path, stem: str) -> Path:
+    """Move ``path`` into ``earlier`` under a unique name; keep only the EARLIER_KEPT newest copies of ``stem``."""
+    import uuid
+
+    earlier.mkdir(parents=True, exist_ok=True)
+    aside = earlier / f"{stem}-{time.strftime('%Y%m%d-%H%M%S')}-{uuid.uuid4().hex[:6]}"
+    os.replace(path, aside)
+    pattern = re.compile(re.escape(stem) + r"-\d{8}-\d{6}(-[0-9a-f]{6})?")
+    copies = sorted(
+        (entry for entry in earlier.iterdir() if pattern.fullmatch(entry.name)),
+        key=lambda entry: (entry.stat().st_mtime, entry.name),
+    )
+    for old in copies[:-EARLIER_KEPT]:
+        shutil.rmtree(old, ignore_errors=True)
+    return aside
 
 
 # -- tracebacks --------------------------------------------------------------------------------
@@ -146,13 +174,25 @@ def full_tracebacks() -> None:
         shell.set_custom_exc((), None)
 
 
-def load_words(max_words: int = 2_000_000) -> list[str]:
-    """The first ``max_words`` words of text8 (``$CS20_TEXT8``, or downloaded), as the notebooks use it.
+def load_corpus(max_words: int = 2_000_000):
+    """The first ``max_words`` words of text8 (``$CS20_TEXT8``, or downloaded), as the notebooks use it: a
+    :class:`~cs20lib.corpus.Corpus`, whose name and fingerprint a run's settings take (:func:`for_corpus`).
 
     The notebooks use a prefix of text8 so that they give the same outputs with the full corpus and
     with any copy holding at least that many words. Offline without text8 they fall back to the toy
     corpus, with a warning (their printed figures then differ from the stored ones).
     """
-    from .corpus import load_corpus
+    from .corpus import load_corpus as load
 
-    return load_corpus(max_words=max_words, fallback_to_toy=True, progress=False).words
+    return load(max_words=max_words, fallback_to_toy=True, progress=False)
+
+
+def load_words(max_words: int = 2_000_000) -> list[str]:
+    """The words of :func:`load_corpus`."""
+    return load_corpus(max_words).words
+
+
+def for_corpus(config, corpus):
+    """``config`` for a run on ``corpus``: its name and fingerprint, so the run directory says which corpus it
+    is, as :func:`cs20lib.experiment.prepare_data` names it for the command line."""
+    return config.replace(corpus=corpus.name, corpus_fingerprint=corpus.fingerprint)

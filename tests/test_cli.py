@@ -506,3 +506,90 @@ def test_a_read_only_run_directory_is_one_line(tmp_path):
     assert "exit=2" in result.stdout, result.stdout + result.stderr
     lines = [line for line in result.stdout.splitlines() if line.startswith("error: ")]
     assert len(lines) == 1 and "read-only file system" in lines[0] and "Traceback" not in result.stdout
+
+
+# ----------------------------------------------------------------------------------------------
+# One training per run directory, and a stop that says how to resume
+# ----------------------------------------------------------------------------------------------
+LONG = ["train", "--corpus", "toy", "--preset", "lecture", "--vocab-size", "300", "--embed-size", "16"]
+LONG += ["--batch-size", "32", "--num-sampled", "8", "--skip-step", "500", "--tsne-words", "0", "--quiet"]
+
+
+def background(*args, cwd, ignore_sigint=False):
+    """``python -m cs20lib`` started as from a script in the background (SIGINT ignored, if asked)."""
+    import signal
+
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+
+    def before():
+        if ignore_sigint:
+            signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+    command = [sys.executable, "-m", "cs20lib", *map(str, args)]
+    return subprocess.Popen(
+        command, cwd=cwd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, preexec_fn=before
+    )
+
+
+def read_until(process, text, timeout=300):
+    import time
+
+    lines, deadline = [], time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        line = process.stdout.readline()
+        if not line:
+            break
+        lines.append(line)
+        if text in line:
+            return "".join(lines)
+    process.kill()
+    raise AssertionError(f"no line with {text!r}:\n{''.join(lines)}")
+
+
+@pytest.mark.slow
+def test_a_second_training_of_a_run_directory_is_refused_or_waits(tmp_path):
+    run_dir = tmp_path / "run"
+    first = background(*LONG, "--steps", "400000", "--run-dir", run_dir, cwd=tmp_path)
+    try:
+        read_until(first, "Average loss at step 499")
+        second = cli(*LONG, "--steps", "600", "--run-dir", run_dir, cwd=tmp_path, expect=2)
+        assert f"is being trained by process {first.pid}" in second.stderr and "--wait" in second.stderr, second.stderr
+        assert "Traceback" not in second.stderr
+        waiting = background(*LONG, "--steps", "400000", "--run-dir", run_dir, "--wait", cwd=tmp_path)
+        seen = read_until(waiting, "waiting for process")
+        first.terminate()  # SIGTERM: the first run stops at a step, says so, and lets go of the directory
+        out = first.communicate(timeout=120)[0]
+        assert first.returncode == 130 and "interrupted at step" in out and "resume from it" in out, out
+        seen += read_until(waiting, "resuming from")
+        waiting.terminate()
+        seen += waiting.communicate(timeout=120)[0]
+        assert "interrupted at step" in seen, seen
+    finally:
+        for process in (first, locals().get("waiting")):
+            if process is not None and process.poll() is None:
+                process.kill()
+                process.wait(timeout=30)
+
+
+@pytest.mark.slow
+def test_ctrl_c_stops_a_run_started_in_the_background_and_names_its_checkpoint(tmp_path):
+    """A process started from a script in the background inherits SIGINT ignored; Ctrl-C (SIGINT) still stops
+    it within seconds, naming the last checkpoint and how to resume."""
+    import signal
+    import time
+
+    run_dir = tmp_path / "run"
+    process = background(*LONG, "--steps", "400000", "--run-dir", run_dir, cwd=tmp_path, ignore_sigint=True)
+    try:
+        read_until(process, "Average loss at step 999")
+        process.send_signal(signal.SIGINT)
+        started = time.monotonic()
+        out = process.communicate(timeout=60)[0]
+        assert time.monotonic() - started < 15
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait(timeout=30)
+    assert process.returncode == 130, out
+    line = next(line for line in out.splitlines() if line.startswith("interrupted at step"))
+    assert f"the last checkpoint is {run_dir / 'checkpoints'}/ckpt-" in line and "resume from it" in line, out

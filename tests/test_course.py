@@ -30,7 +30,7 @@ def test_the_supported_range_is_read_from_the_one_home():
 
 @pytest.mark.parametrize(
     ("specifier", "expected"),
-    [(">=3.11,<3.14", ["3.11", "3.12", "3.13"]), (">=3.11.5,<3.13", ["3.11", "3.12"]), ("==3.12.*", ["3.12"])],
+    [(">=3.20,<3.23", ["3.20", "3.21", "3.22"]), (">=3.20.5,<3.22", ["3.20", "3.21"]), ("==3.21.*", ["3.21"])],
 )
 def test_supported_pythons_lists_every_admitted_minor_version(specifier, expected):
     assert course.supported_pythons(specifier) == expected

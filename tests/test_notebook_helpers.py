@@ -34,6 +34,21 @@ def test_run_folder_moves_an_earlier_session_aside(fresh_session, tmp_path, monk
     assert kept.name.startswith("07_summaries-") and (kept / "logs" / "events").read_text() == "earlier session"
 
 
+def test_two_sessions_in_one_second_each_keep_their_results_and_earlier_is_bounded(tmp_path, monkeypatch):
+    """Kernel sessions starting within the same second used to collide on the folder's name (OSError: Directory
+    not empty), and runs/earlier/ grew by a copy per session without bound."""
+    monkeypatch.setenv(notebook.KEEP_EARLIER_ENV, "1")
+    monkeypatch.setattr(notebook.time, "strftime", lambda pattern: "20261204-120000")  # all in one second
+    for session in range(6):
+        monkeypatch.setattr(notebook, "_opened_this_session", set())  # a new kernel session
+        folder = notebook.run_folder("02_word2vec_nce", root=tmp_path)
+        (folder / "result.txt").write_text(f"session {session}")
+    kept = sorted((tmp_path / notebook.EARLIER).iterdir())
+    assert len(kept) == notebook.EARLIER_KEPT == 3
+    assert sorted((path / "result.txt").read_text() for path in kept) == ["session 2", "session 3", "session 4"]
+    assert (tmp_path / "02_word2vec_nce" / "result.txt").read_text() == "session 5"
+
+
 def test_run_folder_deletes_earlier_results_only_when_told(fresh_session, tmp_path, monkeypatch):
     monkeypatch.setenv(notebook.KEEP_EARLIER_ENV, "0")  # the tests and `make notebooks`
     (tmp_path / "09" / "x").mkdir(parents=True)
@@ -94,3 +109,19 @@ def test_read_events_orders_steps_and_lets_a_rerun_win(tmp_path):
 def test_read_events_says_what_to_run_when_empty(tmp_path):
     with pytest.raises(FileNotFoundError, match="no TensorBoard event file yet: run the cell that writes it first"):
         events.read_events(tmp_path)
+
+
+def test_a_notebooks_run_is_named_after_the_corpus_it_read(monkeypatch, text8_head):
+    """With CS20_TEXT8 pointing at text8_head.zip, notebook 02's hand-built run and notebook 08's (through
+    experiment.prepare_data) were named tf2-text8-... and tf2-text8_head-...: one corpus, two names."""
+    from cs20lib.config import Word2VecConfig
+    from cs20lib.experiment import prepare_data
+
+    monkeypatch.setenv("CS20_TEXT8", str(text8_head))
+    settings = Word2VecConfig(max_words=20_000, vocab_size=1_000)
+    corpus = notebook.load_corpus(max_words=20_000)
+    by_hand = notebook.for_corpus(settings, corpus)
+    _, prepared = prepare_data(settings, progress=False)
+    assert by_hand.corpus == prepared.corpus == "text8_head"
+    assert by_hand.corpus_fingerprint == prepared.corpus_fingerprint
+    assert by_hand.run_name("tf2") == prepared.run_name("tf2")
