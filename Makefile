@@ -22,11 +22,13 @@ STAMP := $(VENV)/.cs20-installed
 ARGS ?=
 PYTEST_ARGS ?=
 
-.PHONY: help venv demo test lab handouts assignments slides bench notebooks lock clean
+.PHONY: help venv demo test check lab handouts assignments slides bench notebooks wheel lock clean
 
 help:
 	@echo "make demo   train word2vec and write checkpoints, TensorBoard logs, projector files, t-SNE plot (ARGS='--help' for flags)"
 	@echo "make test   run every test: cs20lib unit tests and strict nbval of every notebook"
+	@echo "make check  the quick loop for whoever changes the code: lint and the unit tests, without the slow,"
+	@echo "            browser, network and notebook ones (make test runs everything)"
 	@echo "make lab    JupyterLab on notebooks/, with the course's kernel"
 	@echo "make handouts  HTML handouts (instructor + student editions), student zip, and PDFs when Chromium is installed"
 	@echo "make assignments  otter-grader student and instructor notebooks, autograder archives and rubrics"
@@ -55,6 +57,15 @@ demo: $(STAMP)
 # The notebooks rebuild their runs/ folders, so earlier results are not kept under runs/earlier/.
 test: $(STAMP)
 	CS20_KEEP_EARLIER_RUNS=0 $(BIN)/python -m pytest $(PYTEST_ARGS)
+
+# The quick loop while changing the code: lint, format and the unit tests that run in seconds each.
+check: $(STAMP)
+	CS20_KEEP_EARLIER_RUNS=0 $(BIN)/python -m pytest tests -m "not slow and not browser and not network and not notebooks" \
+	  -q $(PYTEST_ARGS)
+
+# The course as a wheel in dist/ (notebooks and figures of record included): pip install it anywhere.
+wheel: $(STAMP)
+	$(BIN)/python -m pip wheel --disable-pip-version-check --no-deps --no-build-isolation -w dist .
 
 # JupyterLab on notebooks/; the notebooks name the kernel "cs20-word2vec" that the set-up registered in .venv,
 # and new notebooks get it too.
@@ -96,4 +107,4 @@ lock:
 	rm -rf .lock-venv
 
 clean:
-	rm -rf $(VENV) build *.egg-info .pytest_cache
+	rm -rf $(VENV) build dist *.egg-info .pytest_cache

@@ -77,7 +77,8 @@ SYSTEMS = {"default": ["cs20lib-tf2", "gensim"], "lecture": ["cs20lib-tf1", "cs2
 def default_corpus(quick: bool) -> Path:
     if quick:
         return SHARED / "text8_head.zip"
-    from cs20lib.corpus import TEXT8, CorruptArchiveError, verify_zip
+    from cs20lib.corpus import CorruptArchiveError
+    from cs20lib.download import TEXT8, verify_zip
     from cs20lib.files import cache_dir
 
     cached = cache_dir() / TEXT8.filename

@@ -11,7 +11,8 @@ around them :mod:`cs20lib.config`, :mod:`cs20lib.runs`, :mod:`cs20lib.evaluation
 Importing ``cs20lib`` does not import TensorFlow; the modules that need it import it themselves.
 """
 
-from .corpus import TEXT8, Corpus, CorpusError, load_corpus, read_words
+from .corpus import Corpus, CorpusError, load_corpus, read_words
+from .download import TEXT8
 from .skipgram import SkipGramStream, batch_gen, skipgram_pairs
 from .vocab import UNK, Vocabulary
 

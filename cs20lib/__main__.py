@@ -159,7 +159,7 @@ def cmd_project(args: argparse.Namespace) -> int:
     _check_output_flags(args)
     run_dir = _existing_run(args.run_dir)
     api, _, vocab, embeddings = load_run(run_dir)
-    folder = export_projector(run_dir / "projector", embeddings, vocab, args.num_visualize, form=api)
+    folder = export_projector(run_dir / "projector", embeddings, vocab, args.num_visualize, api=api)
     print(f"projector files in {folder}; open them with: {projector_command(run_dir)}")
     return 0
 

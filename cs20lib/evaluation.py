@@ -25,6 +25,7 @@ from typing import Any
 
 import numpy as np
 
+from . import checks
 from .eval_io import format_metrics, parse_analogies, parse_word_pairs, write_metrics
 from .vocab import UNK, UnknownWordError, Vocabulary
 
@@ -94,19 +95,7 @@ def eval_data_path(name: str) -> Path:
 
 # ---------------------------------------------------------------------------------------------- inputs
 def _as_matrix(embeddings: Any, vocab: Vocabulary) -> np.ndarray:
-    if not isinstance(vocab, Vocabulary):
-        raise TypeError(f"vocab must be a cs20lib.vocab.Vocabulary, not {type(vocab).__name__}")
-    matrix = np.asarray(embeddings)
-    if matrix.ndim != 2 or matrix.shape[1] < 1:
-        raise ValueError(f"embeddings must be a 2-D array [len(vocab), dim], not an array of shape {matrix.shape}")
-    if matrix.dtype.kind not in "fiu":
-        raise ValueError(f"embeddings must hold real numbers, not {matrix.dtype}")
-    if matrix.shape[0] != len(vocab):
-        raise ValueError(
-            f"embeddings have {matrix.shape[0]:,} rows but the vocabulary has {len(vocab):,} entries "
-            f"(with {UNK}); row i must be the vector of vocab.words[i]"
-        )
-    return matrix
+    return checks.embedding_matrix(embeddings, vocab)
 
 
 def _candidates(vocab: Vocabulary, restrict_vocab: int | None) -> tuple[int, dict[str, int], np.ndarray]:

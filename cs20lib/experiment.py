@@ -204,7 +204,7 @@ def finish_run(
     if wordsim is not None:
         metrics["wordsim"] = evaluate_wordsim(embeddings, vocab, wordsim)
     write_metrics(run_dir / "metrics.json", metrics)
-    export_projector(run_dir / "projector", embeddings, vocab, num_visualize, form=api)
+    export_projector(run_dir / "projector", embeddings, vocab, num_visualize, api=api)
     if tsne_words:
         words = min(tsne_words, len(vocab) - 1)
         plot_tsne(

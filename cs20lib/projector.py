@@ -3,12 +3,12 @@
 The lecture restores the trained matrix, copies its first 1,000 rows into a new variable ``embedding``,
 saves that with a ``tf.train.Saver`` into a folder, and writes there a ``projector_config.pbtxt`` naming
 the tensor and its metadata file (one word per line). :func:`export_projector` does the same for a NumPy
-matrix, in either form:
+matrix, in either API:
 
-* ``form="tf1"``: the lecture's way, inside its own ``tf.Graph()``: a ``tf.compat.v1`` variable named
+* ``api="tf1"``: the lecture's way, inside its own ``tf.Graph()``: a ``tf.compat.v1`` variable named
   ``embedding`` saved by ``tf.compat.v1.train.Saver`` in a ``tf.compat.v1.Session``. Checkpoint key:
   ``embedding``.
-* ``form="tf2"``: ``tf.train.Checkpoint(embedding=tf.Variable(...)).save(...)``. TF2 checkpoints key a
+* ``api="tf2"``: ``tf.train.Checkpoint(embedding=tf.Variable(...)).save(...)``. TF2 checkpoints key a
   variable by its path in the object graph, so the key is ``embedding/.ATTRIBUTES/VARIABLE_VALUE``.
 
 A folder written by :func:`export_projector` holds::
@@ -37,9 +37,11 @@ from pathlib import Path
 
 import numpy as np
 
+from . import checks
+
 __all__ = [
     "CHECKPOINT_PREFIX",
-    "FORMS",
+    "APIS",
     "METADATA_FILE",
     "NUM_VISUALIZE",
     "checkpoint_key",
@@ -48,7 +50,7 @@ __all__ = [
 ]
 
 #: The two ways of saving: the lecture's graph-mode Saver, or a TF2 object-based checkpoint.
-FORMS = ("tf1", "tf2")
+APIS = ("tf1", "tf2")
 #: File-name prefix of the exported checkpoint (``projector.ckpt-1.index`` and friends).
 CHECKPOINT_PREFIX = "projector.ckpt"
 #: The metadata file, named relative to the export folder in the config.
@@ -61,15 +63,15 @@ _NAME_RE = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
 _OUR_CHECKPOINT_RE = re.compile(re.escape(CHECKPOINT_PREFIX) + r"-\d+\Z")
 
 
-def checkpoint_key(form: str = "tf2", tensor_name: str | None = None) -> str:
+def checkpoint_key(api: str = "tf2", tensor_name: str | None = None) -> str:
     """The name the projector shows (and the checkpoint stores) for a variable called ``tensor_name``.
 
     ``tf1``: the variable's name itself (``embedding``); ``tf2``: its object-graph path
     (``embedding/.ATTRIBUTES/VARIABLE_VALUE``).
     """
-    _check_form(form)
+    _check_api(api)
     name = _check_tensor_name(tensor_name)
-    return name if form == "tf1" else f"{name}/.ATTRIBUTES/VARIABLE_VALUE"
+    return name if api == "tf1" else f"{name}/.ATTRIBUTES/VARIABLE_VALUE"
 
 
 def export_projector(
@@ -78,14 +80,14 @@ def export_projector(
     vocab,
     n_words: int | None = NUM_VISUALIZE,
     *,
-    form: str = "tf2",
+    api: str = "tf2",
     tensor_name: str | None = None,
 ) -> Path:
     """Write the first ``n_words`` rows of ``embeddings`` and their words for the Embedding Projector.
 
     ``embeddings`` is ``[len(vocab), dim]`` with row i the vector of word i (a NumPy array or anything
     ``np.asarray`` takes, e.g. a ``tf.Variable``'s ``.numpy()``). ``n_words`` rows are exported (all of
-    them when the vocabulary is smaller, or when ``n_words`` is None), as float32. ``form`` is ``"tf1"``
+    them when the vocabulary is smaller, or when ``n_words`` is None), as float32. ``api`` is ``"tf1"``
     (the lecture's Saver) or ``"tf2"`` (``tf.train.Checkpoint``); ``tensor_name`` names the variable
     (default ``embedding``; see :func:`checkpoint_key` for the name the projector shows).
 
@@ -96,7 +98,7 @@ def export_projector(
     overwritten. Returns ``logdir`` as a :class:`~pathlib.Path`; :func:`projector_command` gives the
     command that opens it.
     """
-    _check_form(form)
+    _check_api(api)
     name = _check_tensor_name(tensor_name)
     if n_words is not None and (isinstance(n_words, bool) or not isinstance(n_words, (int, np.integer)) or n_words < 1):
         raise ValueError(f"n_words must be a positive integer (or None for every row), not {n_words!r}")
@@ -110,7 +112,7 @@ def export_projector(
             f"cannot write {bad[:3]!r}"
         )
     rows = np.ascontiguousarray(matrix[:n], dtype=np.float32)
-    _check_finite(rows)
+    checks.finite_rows(rows)
 
     logdir = Path(logdir).expanduser()
     logdir.mkdir(parents=True, exist_ok=True)
@@ -119,7 +121,7 @@ def export_projector(
     import tensorflow as tf  # only exporting needs TensorFlow
 
     prefix = str(logdir.resolve() / CHECKPOINT_PREFIX)
-    if form == "tf1":
+    if api == "tf1":
         _save_tf1(tf, rows, name, prefix)
     else:
         _save_tf2(tf, rows, name, prefix)
@@ -130,7 +132,7 @@ def export_projector(
 
     config = projector.ProjectorConfig()
     embedding = config.embeddings.add()
-    embedding.tensor_name = checkpoint_key(form, name)
+    embedding.tensor_name = checkpoint_key(api, name)
     embedding.metadata_path = METADATA_FILE  # relative: resolved against the config's folder
     # model_checkpoint_path stays empty: the plugin then finds the checkpoint through the folder's
     # `checkpoint` file, which holds relative paths, so the folder can be moved.
@@ -156,9 +158,9 @@ def projector_command(logdir: str | os.PathLike) -> str:
 
 
 # --------------------------------------------------------------------------------------------
-def _check_form(form) -> None:
-    if form not in FORMS:
-        raise ValueError(f"form must be one of {', '.join(map(repr, FORMS))}, not {form!r}")
+def _check_api(api) -> None:
+    if api not in APIS:
+        raise ValueError(f"api must be one of {', '.join(map(repr, APIS))}, not {api!r}")
 
 
 def _check_tensor_name(tensor_name) -> str:
@@ -170,29 +172,9 @@ def _check_tensor_name(tensor_name) -> str:
 
 
 def _check_matrix(embeddings, vocab) -> np.ndarray:
-    if not hasattr(vocab, "words") or not hasattr(vocab, "write_metadata"):
+    if not hasattr(vocab, "write_metadata"):
         raise TypeError(f"vocab must be a cs20lib.Vocabulary, not {type(vocab).__name__}")
-    if hasattr(embeddings, "numpy") and not isinstance(embeddings, np.ndarray):
-        embeddings = embeddings.numpy()  # a tf.Variable or EagerTensor
-    matrix = np.asarray(embeddings)
-    if matrix.ndim != 2:
-        raise ValueError(f"embeddings must be a 2-D matrix [len(vocab), dim], not shape {matrix.shape}")
-    if not (np.issubdtype(matrix.dtype, np.floating) or np.issubdtype(matrix.dtype, np.integer)):
-        raise ValueError(f"embeddings must be numeric, not dtype {matrix.dtype}")
-    if matrix.shape[0] != len(vocab):
-        raise ValueError(
-            f"embeddings has {matrix.shape[0]:,} rows but the vocabulary has {len(vocab):,} entries: "
-            f"row i must be the vector of word i (did the matrix come from another vocabulary?)"
-        )
-    if matrix.shape[1] < 1:
-        raise ValueError("embeddings has 0 columns")
-    return matrix
-
-
-def _check_finite(rows: np.ndarray) -> None:
-    if not np.isfinite(rows).all():
-        bad = int(np.flatnonzero(~np.isfinite(rows).all(axis=1))[0])
-        raise ValueError(f"embedding row {bad} has NaN or infinite values (did training diverge?)")
+    return checks.embedding_matrix(embeddings, vocab)
 
 
 def _remove_previous_export(logdir: Path) -> None:
@@ -228,7 +210,7 @@ def _save_tf1(tf, rows: np.ndarray, name: str, prefix: str) -> None:
 def _save_tf2(tf, rows: np.ndarray, name: str, prefix: str) -> None:
     with tf.init_scope():  # lifts out of tf.function / graph-building code where it can
         if not tf.executing_eagerly():
-            raise RuntimeError('form="tf2" needs eager execution; inside a tf.Graph use form="tf1"')
+            raise RuntimeError('api="tf2" needs eager execution; inside a tf.Graph use api="tf1"')
         with tf.device("/CPU:0"):
             variable = tf.Variable(rows, name=name, trainable=False)
         tf.train.Checkpoint(**{name: variable}).save(prefix)

@@ -318,4 +318,4 @@ class SkipGramModel:
         from .projector import export_projector
 
         folder = Path(visual_fld) if visual_fld is not None else self._require_run_dir() / "projector"
-        return export_projector(folder, self.embeddings(), vocab, num_visualize, form="tf1")
+        return export_projector(folder, self.embeddings(), vocab, num_visualize, api="tf1")

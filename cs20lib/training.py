@@ -125,10 +125,10 @@ def nce_step(config: Word2VecConfig, model: SkipGram, optimizer: SGD, noise: tf.
     """The lecture's step: NCE loss, gradients by ``GradientTape``, sparse SGD; returns the mean loss."""
     variables = (model.embed_matrix, model.output_weight, model.output_bias)
 
-    def step(centers, targets):
+    def step(centers, contexts):  # pair batches: each center with one of its context words, [B] and [B, 1]
         with tf.GradientTape() as tape:
-            sampled = log_uniform_sample(noise, config.num_sampled, model.vocab_size, targets)
-            loss = model.nce_loss(centers, targets, sampled)
+            sampled = log_uniform_sample(noise, config.num_sampled, model.vocab_size, contexts)
+            loss = model.nce_loss(centers, contexts, sampled)
         optimizer.apply_gradients(zip(tape.gradient(loss, variables), variables))
         return loss
 
@@ -139,23 +139,25 @@ def negative_step(config: Word2VecConfig, model: SkipGram, optimizer: SGD, count
     """word2vec's step on one replica: noise words drawn with stateless RNG keyed by (seed, step), ``update``
     (TensorFlow's ops or the fused op) applies word2vec's update by hand; returns the mean loss.
 
-    Pairs: the center is the input word and the target the output; windows: the context words are the
-    inputs and the center the output, as in the word2vec tool. With several replicas each takes every
-    ``replicas``-th row of the batch, so together they make the same update as one process would (each
-    pair's step is still ``learning_rate / batch_size``).
+    ``contexts`` are the centers' context words: one per center with pair batches (``[B, 1]``, the lecture's
+    targets), the whole window with window batches (``[B, 2r]``, -1 for none). Pairs: the center is the input
+    word and its context word the output, as in the lecture; windows: the context words are the inputs and the
+    center the output, as in the word2vec tool. With several replicas each takes every ``replicas``-th row of
+    the batch, so together they make the same update as one process would (each pair's step is still
+    ``learning_rate / batch_size``).
     """
     keep, alias = (tf.constant(table) for table in alias_table(counts, config.power))
     windows, size = config.batching == "windows", config.batch_size
 
-    def step(centers, targets, replica=0):
+    def step(centers, contexts, replica=0):
         iteration = optimizer.iterations.read_value()
         seed = tf.stack([tf.constant(config.seed, tf.int64), iteration * replicas + tf.cast(replica, tf.int64)])
         rows = size
         if replicas != 1:
-            centers, targets = centers[replica::replicas], targets[replica::replicas]
+            centers, contexts = centers[replica::replicas], contexts[replica::replicas]
             rows = tf.shape(centers)[0]
         negatives = draw_negatives(keep, alias, [rows, config.negative], seed)
-        outputs, inputs = (centers, targets) if windows else (targets[:, 0], centers[:, None])
+        outputs, inputs = (centers, contexts) if windows else (contexts[:, 0], centers[:, None])
         return update(model, outputs, inputs, negatives, optimizer.learning_rate(), size)
 
     return step
@@ -225,8 +227,8 @@ class LocalRunner(Runner):
             update, can_jit = negative_update(config)  # TensorFlow's ops or the fused op (config.kernel)
             one_replica = negative_step(config, model, optimizer, trainer.vocab.counts, update)
 
-            def step(centers, targets):
-                loss = one_replica(centers, targets)
+            def step(centers, contexts):
+                loss = one_replica(centers, contexts)
                 optimizer.iterations.assign_add(1)
                 return loss
 
@@ -234,11 +236,11 @@ class LocalRunner(Runner):
             can_jit = False
             each = negative_step(config, model, optimizer, trainer.vocab.counts, negative_sampling_update, replicas)
 
-            def in_replica(centers, targets):
-                return each(centers, targets, tf.distribute.get_replica_context().replica_id_in_sync_group)
+            def in_replica(centers, contexts):
+                return each(centers, contexts, tf.distribute.get_replica_context().replica_id_in_sync_group)
 
-            def step(centers, targets):  # the scatters are all-gathered to every copy
-                losses = self.strategy.run(in_replica, args=(centers, targets))
+            def step(centers, contexts):  # the scatters are all-gathered to every copy
+                losses = self.strategy.run(in_replica, args=(centers, contexts))
                 loss = self.strategy.reduce(tf.distribute.ReduceOp.MEAN, losses, axis=None)
                 optimizer.iterations.assign_add(1)
                 return loss

@@ -26,6 +26,8 @@ from pathlib import Path
 
 import numpy as np
 
+from . import checks
+
 __all__ = ["DPI", "TSNE_WORDS", "effective_perplexity", "figure_inches", "plot_tsne", "tsne_coordinates", "tsne_figure"]
 
 #: Resolution of saved PNGs.
@@ -78,8 +80,7 @@ def tsne_coordinates(
             f"{len(matrix)} row{'s' if len(matrix) != 1 else ''} (UNK included)"
         )
     vectors = matrix[1 : n + 1].astype(np.float64)
-    if not np.isfinite(vectors).all():
-        raise ValueError("the embeddings have NaN or infinite values (did training diverge?)")
+    checks.finite_rows(vectors, first_row=1)
     norms = np.linalg.norm(vectors, axis=1, keepdims=True)
     vectors = np.divide(vectors, norms, out=np.zeros_like(vectors), where=norms > 0)
 
@@ -133,12 +134,11 @@ def tsne_figure(
     """
     words = _vocab_words(vocab)
     if coordinates is None:
-        matrix = _as_matrix(embeddings)
-        _check_rows(matrix, words)
+        matrix = checks.embedding_matrix(embeddings, vocab)
         coordinates = tsne_coordinates(matrix, n_words=n_words, seed=seed, perplexity=perplexity)
     else:
         if embeddings is not None:
-            _check_rows(_as_matrix(embeddings), words)
+            checks.embedding_matrix(embeddings, vocab)
         coordinates = np.asarray(coordinates, dtype=np.float64)
         if coordinates.ndim != 2 or coordinates.shape[1] != 2 or len(coordinates) < 1:
             raise ValueError(
@@ -222,14 +222,7 @@ def _check_n_words(n_words) -> None:
 def _as_matrix(embeddings) -> np.ndarray:
     if embeddings is None:
         raise ValueError("embeddings are needed unless coordinates are given")
-    if hasattr(embeddings, "numpy") and not isinstance(embeddings, np.ndarray):
-        embeddings = embeddings.numpy()  # a tf.Variable or EagerTensor
-    matrix = np.asarray(embeddings)
-    if matrix.ndim != 2 or matrix.shape[1] < 1:
-        raise ValueError(f"embeddings must be a 2-D matrix [len(vocab), dim], not shape {matrix.shape}")
-    if not (np.issubdtype(matrix.dtype, np.floating) or np.issubdtype(matrix.dtype, np.integer)):
-        raise ValueError(f"embeddings must be numeric, not dtype {matrix.dtype}")
-    return matrix
+    return checks.embedding_matrix(embeddings)
 
 
 def _vocab_words(vocab) -> list:
@@ -237,11 +230,3 @@ def _vocab_words(vocab) -> list:
     if words is None:
         raise TypeError(f"vocab must be a cs20lib.Vocabulary, not {type(vocab).__name__}")
     return words
-
-
-def _check_rows(matrix: np.ndarray, words: list) -> None:
-    if len(matrix) != len(words):
-        raise ValueError(
-            f"embeddings has {len(matrix):,} rows but the vocabulary has {len(words):,} entries: "
-            f"row i must be the vector of word i"
-        )

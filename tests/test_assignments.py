@@ -213,6 +213,8 @@ def grade(built_out, stem: str, workdir) -> dict:
     return json.loads(summary.read_text())
 
 
+@pytest.mark.slow
+@pytest.mark.notebooks
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
 def test_solutions_get_full_marks_and_placeholders_zero(path, built, text8_head, monkeypatch, tmp_path):
     monkeypatch.setenv("CS20_TEXT8", str(text8_head))

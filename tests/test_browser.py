@@ -30,9 +30,11 @@ CHROMIUM = handouts.find_chromium()
 playwright_api = pytest.importorskip(
     "playwright.sync_api", reason="the playwright package is not installed (pip install -e '.[test]')"
 )
-pytestmark = pytest.mark.skipif(
-    CHROMIUM is None, reason="Chromium is not installed (Debian: apt-get install chromium); browser tests skipped"
-)
+pytestmark = [pytest.mark.browser, pytest.mark.slow] + [
+    pytest.mark.skipif(
+        CHROMIUM is None, reason="Chromium is not installed (Debian: apt-get install chromium); browser tests skipped"
+    )
+]
 
 ARTIFACTS = Path(os.environ.get("CS20_TEST_ARTIFACTS", REPO / "build" / "test-artifacts"))
 NOTEBOOKS = handouts.series(REPO / "notebooks")

@@ -22,6 +22,7 @@ from conftest import REPO
 from cs20lib.cluster import ClusterError, free_port, keep_on_loopback, listening_hosts, task_address
 
 TIMEOUT = 180
+pytestmark = pytest.mark.slow  # clusters of processes, network namespaces
 
 
 def python(*args, env=None, **options):
@@ -237,7 +238,6 @@ def test_tasks_end_within_seconds_of_a_killed_coordinator(when):
         end_group(coordinator)
 
 
-@pytest.mark.slow
 def test_a_killed_training_coordinator_leaves_no_task_behind(tmp_path):
     """The issue's probe: ``train --strategy parameter-server``, then ``kill -9`` of the coordinator while its
     tasks are starting."""
@@ -302,7 +302,6 @@ def test_cluster_task_names_the_process_holding_its_port(tmp_path):
         holder.close()
 
 
-@pytest.mark.slow
 def test_ctrl_c_stops_a_parameter_server_run_ends_its_tasks_and_names_the_checkpoint(tmp_path):
     """Started from a script in the background (SIGINT inherited as ignored), as the issue's probe was: SIGINT to
     the coordinator stops the run within seconds, every task ends, and the message says how to resume."""

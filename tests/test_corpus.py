@@ -11,18 +11,16 @@ from pathlib import Path
 import pytest
 
 from cs20lib import corpus as corpus_mod
+from cs20lib import download
 from cs20lib.corpus import (
-    TEXT8,
     CorpusFormatError,
     CorpusUnavailableError,
     CorruptArchiveError,
-    ZipSpec,
-    fetch,
     load_corpus,
     normalize_text,
     read_words,
-    verify_zip,
 )
+from cs20lib.download import TEXT8, ZipSpec, fetch, verify_zip
 
 
 def _text(n_words: int = 40_000) -> bytes:
@@ -191,7 +189,7 @@ def test_verify_zip_rejects_text8_head_as_text8(text8_head):
 
 
 def test_load_corpus_falls_back_to_toy_only_when_asked(monkeypatch, tmp_path, capsys):
-    monkeypatch.setattr(corpus_mod, "TEXT8", spec_for("http://127.0.0.1:9/text8.zip"))
+    monkeypatch.setattr(download, "TEXT8", spec_for("http://127.0.0.1:9/text8.zip"))
     with pytest.raises(CorpusUnavailableError):
         load_corpus(progress=False)
     capsys.readouterr()
@@ -201,7 +199,7 @@ def test_load_corpus_falls_back_to_toy_only_when_asked(monkeypatch, tmp_path, ca
 
 
 def test_load_corpus_downloads_into_the_cache(server, monkeypatch, tmp_path):
-    monkeypatch.setattr(corpus_mod, "TEXT8", spec_for(server.url("/good.zip")))
+    monkeypatch.setattr(download, "TEXT8", spec_for(server.url("/good.zip")))
     monkeypatch.setenv("CS20_CACHE_DIR", str(tmp_path))
     loaded = load_corpus(progress=False)
     assert loaded.name == "text8" and loaded.words == TEXT.decode().split()
@@ -251,7 +249,7 @@ def test_max_words_across_piece_boundaries(tmp_path, monkeypatch):
 
 
 def test_repeated_words_share_one_string(text8_head):
-    """text8's 17M words are held as references to one str per distinct word (~0.14 GB, not ~1.1 GB)."""
+    """A corpus's words are references to one str per distinct word (the memory it saves: BENCHMARKS.md)."""
     words = read_words(text8_head, max_words=100_000)
     first = {}
     assert all(first.setdefault(word, word) is word for word in words)

@@ -19,6 +19,8 @@ from conftest import REPO
 from cs20lib import runs
 from cs20lib.cluster import ClusterError, LocalCluster, cluster_from_tf_config, first_closed, free_port
 
+pytestmark = pytest.mark.slow  # clusters of processes and whole training runs
+
 #: a small word2vec run on the toy corpus: 1,200 steps of 512 centers (about 14 epochs), 32 dimensions
 TOY = "--corpus toy --preset word2vec --embed-size 32 --init word2vec --skip-step 300 --tsne-words 0 --quiet".split()
 TIMEOUT = 420

@@ -18,7 +18,10 @@ from conftest import REPO
 
 from cs20lib import fused_op, native
 
-pytestmark = pytest.mark.skipif(fused_op.cannot_build() is not None, reason=f"{fused_op.cannot_build()}")
+pytestmark = [
+    pytest.mark.slow,  # each case compiles the op
+    pytest.mark.skipif(fused_op.cannot_build() is not None, reason=f"{fused_op.cannot_build()}"),
+]
 
 PLANTED = r"""
 #include <cstdio>
@@ -89,7 +92,6 @@ def private(path: Path) -> Path:
     return path
 
 
-@pytest.mark.slow
 def test_a_library_in_a_folder_others_can_write_to_is_never_loaded(tmp_path, planted):
     shared = tmp_path / "shared"
     shared.mkdir()
@@ -104,7 +106,6 @@ def test_a_library_in_a_folder_others_can_write_to_is_never_loaded(tmp_path, pla
     assert list((tmp_path / "tmp").glob("cs20-kernels-*/word2vec_op-*.so")), "built in a private folder instead"
 
 
-@pytest.mark.slow
 @pytest.mark.parametrize("how", ["planted, no record", "planted, forged record", "truncated"])
 def test_a_library_that_is_not_what_was_built_here_is_moved_aside_and_rebuilt(tmp_path, planted, how):
     cache = private(tmp_path / "cache")
@@ -125,7 +126,6 @@ def test_a_library_that_is_not_what_was_built_here_is_moved_aside_and_rebuilt(tm
     assert native.trusted(cache / name) is None
 
 
-@pytest.mark.slow
 def test_a_loadable_library_without_the_op_is_rebuilt_not_a_traceback(tmp_path, planted):
     """A library this user built (its record matches) that loads but holds no op: moved aside, built again."""
     cache = private(tmp_path / "cache")
@@ -139,7 +139,6 @@ def test_a_loadable_library_without_the_op_is_rebuilt_not_a_traceback(tmp_path, 
     assert "holds no Cs20Word2vecUpdate op" in why
 
 
-@pytest.mark.slow
 def test_when_building_again_fails_auto_falls_back_and_fused_stops_with_one_line(tmp_path):
     cache = private(tmp_path / "cache")
     name = expected_name(cache)

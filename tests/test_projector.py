@@ -20,7 +20,7 @@ from cs20lib.projector import CHECKPOINT_PREFIX, METADATA_FILE, checkpoint_key, 
 from cs20lib.vocab import Vocabulary
 
 N_WORDS, DIM = 50, 8
-FORMS = ("tf1", "tf2")
+APIS = ("tf1", "tf2")
 STARTUP_TIMEOUT = 60.0
 
 
@@ -109,20 +109,20 @@ class Server:
 def served(tmp_path_factory):
     """Two TensorBoards, started together.
 
-    ``nested``: ``--logdir logs`` where ``logs/<form>/projector`` holds each form's export beside a
-    ``logs/<form>/train`` run with ordinary scalar summaries. ``root``: ``--logdir`` is the export
+    ``nested``: ``--logdir logs`` where ``logs/<api>/projector`` holds each API's export beside a
+    ``logs/<api>/train`` run with ordinary scalar summaries. ``root``: ``--logdir`` is the export
     folder itself, exported elsewhere and then moved there (the folder must survive a move).
     """
     base = tmp_path_factory.mktemp("projector")
     vocab, matrix = make_vocab(), make_matrix()
 
     logs = base / "logs"
-    for form in FORMS:
-        export_projector(logs / form / "projector", matrix, vocab, form=form)
+    for api in APIS:
+        export_projector(logs / api / "projector", matrix, vocab, api=api)
         from tensorboard.compat.proto import event_pb2, summary_pb2
         from tensorboard.summary.writer.event_file_writer import EventFileWriter
 
-        writer = EventFileWriter(str(logs / form / "train"))
+        writer = EventFileWriter(str(logs / api / "train"))
         for step in range(3):
             value = summary_pb2.Summary.Value(tag="loss", simple_value=1.0 / (step + 1))
             writer.add_event(
@@ -130,14 +130,14 @@ def served(tmp_path_factory):
             )
         writer.close()
 
-    exported = export_projector(base / "exported_elsewhere", matrix * 2, vocab, n_words=30, form="tf2")
+    exported = export_projector(base / "exported_elsewhere", matrix * 2, vocab, n_words=30, api="tf2")
     root = base / "moved_root"
     shutil.move(str(exported), str(root))
 
     servers = {"nested": Server(logs, base / "tb_nested.log"), "root": Server(root, base / "tb_root.log")}
     try:
         deadline = time.monotonic() + STARTUP_TIMEOUT
-        servers["nested"].wait_for_runs([f"{form}/projector" for form in FORMS], deadline)
+        servers["nested"].wait_for_runs([f"{api}/projector" for api in APIS], deadline)
         servers["root"].wait_for_runs(["."], deadline)
         yield {"servers": servers, "vocab": vocab, "matrix": matrix, "root_matrix": matrix[:30] * 2}
     finally:
@@ -151,11 +151,11 @@ def test_tensorboard_lists_one_projector_run_per_export(served):
     assert sorted(runs) == ["tf1/projector", "tf2/projector"]
 
 
-@pytest.mark.parametrize("form", FORMS)
-def test_tensorboard_serves_the_exported_rows_and_words(served, form):
+@pytest.mark.parametrize("api", APIS)
+def test_tensorboard_serves_the_exported_rows_and_words(served, api):
     server, vocab, matrix = served["servers"]["nested"], served["vocab"], served["matrix"]
-    run, name = f"{form}/projector", checkpoint_key(form)
-    assert name == {"tf1": "embedding", "tf2": "embedding/.ATTRIBUTES/VARIABLE_VALUE"}[form]
+    run, name = f"{api}/projector", checkpoint_key(api)
+    assert name == {"tf1": "embedding", "tf2": "embedding/.ATTRIBUTES/VARIABLE_VALUE"}[api]
 
     info = json.loads(server.get("/info", run=run))
     (embedding,) = info["embeddings"]
@@ -190,9 +190,9 @@ def read_checkpoint(folder, key):
     return reader.get_variable_to_shape_map(), reader.get_tensor(key)
 
 
-@pytest.mark.parametrize("form", FORMS)
-def test_file_layout_and_config(tmp_path, form):
-    out = export_projector(tmp_path / "p", make_matrix(), make_vocab(), n_words=20, form=form)
+@pytest.mark.parametrize("api", APIS)
+def test_file_layout_and_config(tmp_path, api):
+    out = export_projector(tmp_path / "p", make_matrix(), make_vocab(), n_words=20, api=api)
     assert out == tmp_path / "p"
     names = files(out)
     events = [n for n in names if n.startswith("events.out.tfevents.")]
@@ -203,16 +203,16 @@ def test_file_layout_and_config(tmp_path, form):
         f"{CHECKPOINT_PREFIX}-1.data-00000-of-00001",
         f"{CHECKPOINT_PREFIX}-1.index",
         "projector_config.pbtxt",
-    ] + ([f"{CHECKPOINT_PREFIX}-1.meta"] if form == "tf1" else [])
+    ] + ([f"{CHECKPOINT_PREFIX}-1.meta"] if api == "tf1" else [])
     assert sorted(n for n in names if n not in events) == sorted(expected)
 
     config = (out / "projector_config.pbtxt").read_text()
-    assert f'tensor_name: "{checkpoint_key(form)}"' in config
+    assert f'tensor_name: "{checkpoint_key(api)}"' in config
     assert f'metadata_path: "{METADATA_FILE}"' in config  # relative: the folder can move
     assert "model_checkpoint_path" not in config
     assert str(tmp_path) not in (out / "checkpoint").read_text()  # TF's state file is relative too
 
-    shapes, rows = read_checkpoint(out, checkpoint_key(form))
+    shapes, rows = read_checkpoint(out, checkpoint_key(api))
     assert [list(s) for k, s in shapes.items() if len(s) == 2] == [[20, DIM]]
     np.testing.assert_array_equal(rows, make_matrix()[:20])
     assert rows.dtype == np.float32
@@ -221,9 +221,9 @@ def test_file_layout_and_config(tmp_path, form):
 
 def test_re_export_replaces_the_previous_one(tmp_path):
     vocab, out = make_vocab(), tmp_path / "p"
-    export_projector(out, make_matrix(seed=1), vocab, form="tf1")
-    export_projector(out, make_matrix(seed=2), vocab, n_words=10, form="tf2")
-    export_projector(out, make_matrix(seed=3).astype(np.float64), vocab, n_words=12, form="tf2", tensor_name="vectors")
+    export_projector(out, make_matrix(seed=1), vocab, api="tf1")
+    export_projector(out, make_matrix(seed=2), vocab, n_words=10, api="tf2")
+    export_projector(out, make_matrix(seed=3).astype(np.float64), vocab, n_words=12, api="tf2", tensor_name="vectors")
     names = files(out)
     assert sum(n.startswith("events.out.tfevents.") for n in names) == 1
     assert [n for n in names if n.startswith(CHECKPOINT_PREFIX)] == [
@@ -260,7 +260,7 @@ def test_refuses_a_folder_holding_other_checkpoints(tmp_path):
         (dict(n_words=-5), ValueError, "n_words must be a positive integer"),
         (dict(n_words=2.5), ValueError, "n_words must be a positive integer"),
         (dict(n_words=True), ValueError, "n_words must be a positive integer"),
-        (dict(form="tf3"), ValueError, "form must be one of 'tf1', 'tf2'"),
+        (dict(api="tf3"), ValueError, "api must be one of 'tf1', 'tf2'"),
         (dict(tensor_name="my embedding"), ValueError, "tensor_name"),
         (dict(embeddings=np.full((N_WORDS, DIM), np.nan)), ValueError, "row 0 has NaN"),
         (dict(vocab=["UNK", "a"]), TypeError, "Vocabulary"),
@@ -268,7 +268,7 @@ def test_refuses_a_folder_holding_other_checkpoints(tmp_path):
 )
 def test_bad_input_is_refused_before_anything_is_written(tmp_path, kwargs, error, message):
     out = tmp_path / "p"
-    export_projector(out, make_matrix(seed=7), make_vocab(), form="tf2")
+    export_projector(out, make_matrix(seed=7), make_vocab(), api="tf2")
     before = {n: (out / n).read_bytes() for n in files(out)}
     args = dict(embeddings=make_matrix(), vocab=make_vocab()) | kwargs
     with pytest.raises(error, match=message):

@@ -101,6 +101,8 @@ def oldest_supported(minor: str) -> str:
     return low if low.startswith(minor + ".") else minor
 
 
+@pytest.mark.network
+@pytest.mark.slow
 @pytest.mark.parametrize("version", [oldest_supported(v) for v in supported_pythons() if v != RUNNING])
 def test_the_pinned_set_resolves_for_every_supported_python(version, package_index, tmp_path):
     resolved = resolve(version, LINUX_X86_64, tmp_path)

@@ -11,6 +11,7 @@ Spearman) are about twice the largest shortfall seen plus the seed-to-seed sprea
 """
 
 import numpy as np
+import pytest
 
 from cs20lib.config import Word2VecConfig
 from cs20lib.evaluation import eval_data_path, evaluate_analogies, evaluate_wordsim
@@ -28,6 +29,7 @@ def scores(vectors, vocab):
     return analogies, wordsim
 
 
+@pytest.mark.slow
 def test_tf2_trainer_is_as_good_as_gensim(text8_head, tmp_path):
     from gensim.models import Word2Vec
 

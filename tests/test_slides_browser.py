@@ -17,9 +17,11 @@ from test_browser import ARTIFACTS, CHROMIUM, QuietHandler, open_page, playwrigh
 
 from tools import handouts, slides
 
-pytestmark = pytest.mark.skipif(
-    CHROMIUM is None, reason="Chromium is not installed (Debian: apt-get install chromium); browser tests skipped"
-)
+pytestmark = [pytest.mark.browser, pytest.mark.slow] + [
+    pytest.mark.skipif(
+        CHROMIUM is None, reason="Chromium is not installed (Debian: apt-get install chromium); browser tests skipped"
+    )
+]
 NOTEBOOKS = handouts.series(REPO / "notebooks")
 VIEWPORT = {"width": 1280, "height": 720}
 SCREENSHOT_DECK = "10_autodiff"  # has a plot

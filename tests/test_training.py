@@ -203,6 +203,7 @@ def test_toy_training_recovers_planted_analogies(tmp_path):
     assert all(section["accuracy"] >= 0.6 for section in result["sections"].values()), result["sections"]
 
 
+@pytest.mark.slow
 def test_sigkill_mid_training_then_resume(tmp_path):
     """A run killed with SIGKILL mid-training resumes from its last checkpoint to the same weights."""
     run_dir = tmp_path / "killed"

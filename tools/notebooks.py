@@ -80,7 +80,7 @@ def execute(path: Path) -> float:
 
 def text8_problem() -> str | None:
     """Why the notebooks would not read text8 here (they would fall back to the toy corpus), or None."""
-    from cs20lib.corpus import TEXT8
+    from cs20lib.download import TEXT8
     from cs20lib.files import cache_dir
 
     named = os.environ.get("CS20_TEXT8")
