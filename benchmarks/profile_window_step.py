@@ -15,22 +15,20 @@ batches. Prints a table of milliseconds per step and pairs per second.
 from __future__ import annotations
 
 import argparse
-import sys
 import time
 from pathlib import Path
 
+import numpy as np
+import tensorflow as tf
+
+from cs20lib import fused_op
+from cs20lib.corpus import read_words
+from cs20lib.noise import alias_table, draw_negatives
+from cs20lib.skipgram import SkipGramStream
+from cs20lib.tf2_model import SkipGram, negative_sampling_update
+from cs20lib.vocab import Vocabulary
+
 REPO = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(REPO))  # this checkout's cs20lib, as benchmarks/vs_gensim.py does
-
-import numpy as np  # noqa: E402
-import tensorflow as tf  # noqa: E402
-
-from cs20lib import fused_op  # noqa: E402
-from cs20lib.corpus import read_words  # noqa: E402
-from cs20lib.noise import alias_table, draw_negatives  # noqa: E402
-from cs20lib.skipgram import SkipGramStream  # noqa: E402
-from cs20lib.tf2_model import SkipGram, negative_sampling_update  # noqa: E402
-from cs20lib.vocab import Vocabulary  # noqa: E402
 
 BATCH, WINDOW, NEGATIVES, DIMS = 512, 5, 5, 128
 
@@ -117,9 +115,9 @@ def main() -> None:
     def whole_step(centers, contexts):
         return negative_sampling_update(model, centers, contexts, negatives(), lr, BATCH)
 
-    def fused_step(hogwild):
+    def fused_step(hogwild, rows=False):
         def step(centers, contexts):
-            return fused_op.fused_update(model, centers, contexts, negatives(), lr, BATCH, hogwild=hogwild)
+            return fused_op.fused_update(model, centers, contexts, negatives(), lr, BATCH, hogwild=hogwild, rows=rows)
 
         return step
 
@@ -133,7 +131,12 @@ def main() -> None:
     ]
     try:
         fused_op.load_library()
-        parts += [("fused op, deterministic", fused_step(False)), ("fused op, Hogwild", fused_step(True))]
+        parts += [
+            ("fused op, pairs, deterministic", fused_step(False)),
+            ("fused op, pairs, Hogwild", fused_step(True)),
+            ("fused op, rows (HogBatch), deterministic", fused_step(False, True)),
+            ("fused op, rows (HogBatch), Hogwild", fused_step(True, True)),
+        ]
     except fused_op.KernelUnavailableError as error:
         print(f"no fused-op rows: {error}")
     rows = [("input pipeline (NumPy, window_chunks)", input_seconds)]

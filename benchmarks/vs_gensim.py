@@ -174,6 +174,7 @@ def work_cs20lib(
     batching: str,
     kernel: str = "auto",
     hogwild: bool = False,
+    fused_update: str = "pairs",
 ) -> dict:
     import shutil
 
@@ -202,6 +203,7 @@ def work_cs20lib(
             batching=batching,
             kernel=kernel,
             hogwild=hogwild,
+            fused_update=fused_update,
         )
     else:
         base = Word2VecConfig(seed=seed)
@@ -219,9 +221,9 @@ def work_cs20lib(
     train_seconds = time.perf_counter() - start
     from cs20lib import fused_op
 
-    ran = "tf"
-    if cfg.loss == "negative" and cfg.kernel != "tf" and fused_op.available():
-        ran = "fused, Hogwild" if cfg.hogwild else "fused, deterministic"
+    ran = fused_op.step_kind(cfg) if cfg.loss == "negative" else "tf"
+    if ran != "tf":
+        ran = f"{ran} {cfg.fused_update}, " + ("Hogwild" if cfg.hogwild else "deterministic")
     if config == "lecture":  # 100,000 steps of 128 pairs: the words they cover
         effective_words = round(cfg.num_train_steps * cfg.batch_size / (stream.pairs_per_epoch() / len(data.ids)))
     return {
@@ -439,7 +441,7 @@ def main(argv=None) -> int:
     )
     parser.add_argument(
         "--kernel",
-        choices=["auto", "fused", "tf"],
+        choices=["auto", "loop", "fused", "tf"],
         default="auto",
         help="cs20lib's negative-sampling step (default: %(default)s; see cs20lib.fused_op)",
     )
@@ -447,6 +449,12 @@ def main(argv=None) -> int:
         "--hogwild",
         action="store_true",
         help="the fused op's Hogwild mode (rows split over the threads, no locks) instead of one thread",
+    )
+    parser.add_argument(
+        "--fused-update",
+        choices=["pairs", "rows"],
+        default="pairs",
+        help="the fused op's arithmetic: each pair's step at once, or a row's pairs together (HogBatch)",
     )
     parser.add_argument("--worker", default=None, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
@@ -468,6 +476,7 @@ def main(argv=None) -> int:
                 args.batching,
                 args.kernel,
                 args.hogwild,
+                args.fused_update,
             )
         print(json.dumps(figures))
         return 0
@@ -480,6 +489,7 @@ def main(argv=None) -> int:
     )
     extra = ["--batch-size", str(args.batch_size), "--batching", args.batching, "--kernel", args.kernel]
     extra += ["--hogwild"] if args.hogwild else []
+    extra += ["--fused-update", args.fused_update]
     rounds = args.rounds if args.rounds is not None else (1 if args.quick else 2)
     if rounds < 1:
         raise SystemExit("--rounds must be at least 1")

@@ -115,6 +115,15 @@ def _kernel_flags(parser: argparse.ArgumentParser) -> None:
         "cores; runs are not bit-reproducible and a resumed run does not equal an uninterrupted one)",
     )
     group.add_argument(
+        "--fused-update",
+        dest="fused_update",
+        choices=["pairs", "rows"],
+        default=None,
+        help="fused kernel's arithmetic: pairs, each (input, output) pair's SGD step at once, in order (the "
+        "word2vec tool); rows, a row's pairs as small matrix products from the row's start values (HogBatch, "
+        "Ji et al. 2016)",
+    )
+    group.add_argument(
         "--deterministic",
         dest="hogwild",
         action="store_false",
@@ -296,7 +305,7 @@ def config_from(args: argparse.Namespace) -> Word2VecConfig:
             settings[name] = getattr(args, name)
     if args.keep_unk is not None:
         settings["keep_unk"] = args.keep_unk
-    for name in ("kernel", "hogwild"):  # the train command's only
+    for name in ("kernel", "hogwild", "fused_update"):  # the train command's only
         if getattr(args, name, None) is not None:
             settings[name] = getattr(args, name)
     if settings.get("vocab_size") == 0:

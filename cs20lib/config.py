@@ -52,8 +52,12 @@ class Word2VecConfig:
     init: str = "uniform"  # "uniform" in [-1, 1) (the lecture's intent) or "word2vec" ([-0.5, 0.5) / embed_size)
     seed: int = 0
     # how negative sampling's step is computed (cs20lib.fused_op), not which step: see EXECUTION
-    kernel: str = "tf"  # "tf" (TensorFlow's ops), "fused" (the custom op), "auto" (fused where it builds, else tf)
+    # "tf" (TensorFlow's ops), "fused" (the custom op on NumPy's batches), "loop" (the custom op making its own
+    # windows and noise words, as word2vec's loop), "auto" (loop for window batches, else fused, where the op
+    # builds; else tf)
+    kernel: str = "tf"
     hogwild: bool = False  # fused op: rows split over threads without locks (not bit-reproducible; BENCHMARKS.md)
+    fused_update: str = "pairs"  # fused op: "pairs", each pair's step at once (word2vec); "rows" (HogBatch)
     # the data
     corpus: str = "text8"  # name of the corpus the run trains on
     corpus_fingerprint: str = ""  # content hash of the words trained on (Corpus.fingerprint)
@@ -64,7 +68,7 @@ class Word2VecConfig:
     #: fields that choose how a step is computed, not the step: the same SGD on the same loss, the updates
     #: applied in another order (cs20lib.fused_op); not part of the run's name, and a run may be resumed
     #: with other values (then not bit for bit)
-    EXECUTION = ("kernel", "hogwild")
+    EXECUTION = ("kernel", "hogwild", "fused_update")
 
     def __post_init__(self) -> None:
         problems = []
@@ -101,6 +105,7 @@ class Word2VecConfig:
             ("lr_decay", LR_DECAYS),
             ("init", INITS),
             ("kernel", KERNELS),
+            ("fused_update", FUSED_UPDATES),
         ):
             if getattr(self, name) not in allowed:
                 problems.append(f"{name} must be one of {', '.join(map(repr, allowed))}, not {getattr(self, name)!r}")
@@ -173,7 +178,8 @@ BATCHINGS = ("pairs", "windows")
 STRATEGIES = ("default", "mirrored", "parameter-server", "multi-worker")
 LR_DECAYS = ("none", "linear")
 INITS = ("uniform", "word2vec")
-KERNELS = ("tf", "fused", "auto")  # negative sampling's step: cs20lib.fused_op
+KERNELS = ("tf", "fused", "loop", "auto")  # negative sampling's step: cs20lib.fused_op
+FUSED_UPDATES = ("pairs", "rows")  # the fused op's arithmetic: cs20lib.fused_op
 
 
 @dataclasses.dataclass(frozen=True)

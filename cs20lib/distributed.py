@@ -1,4 +1,4 @@
-"""The TF2 trainer on TensorFlow's distributed engine: parameter servers, mirrored replicas, several machines.
+"""Runners for the TF2 trainer on TensorFlow's distributed engine: parameter servers, mirrored replicas, machines.
 
 The lecture's ``embedding_lookup`` and ``nce_loss`` take ``partition_strategy`` because an embedding
 table can outgrow one machine: TF1 split it into a ``PartitionedVariable`` and put the parts on
@@ -12,13 +12,17 @@ its own copy of the input pipeline, and writes the updated rows back, without wa
 the same on shared memory, "Hogwild", Recht et al. 2011). Keras 3 has no parameter-server support;
 this is a custom loop over the ``tf.Module`` model, which is what :class:`~cs20lib.training.Trainer` is.
 
-* :class:`ParameterServerTrainer`: the :class:`~cs20lib.training.Trainer` with sharded tables, trained
-  by closures scheduled on the workers; checkpoints are ordinary TF2 checkpoints, which restore into
-  the single-process model and back (TF2 reshards on restore), so every other command works unchanged.
-* :func:`mirrored_strategy`: data parallelism on one machine (``MirroredStrategy``); the single-process
-  :class:`~cs20lib.training.Trainer` takes it as ``strategy=`` and splits each batch between replicas;
-  their sparse updates are all-gathered and applied to every copy. ``MultiWorkerMirroredStrategy`` is
-  the same on several machines (``train --strategy multi-worker``, one process per machine, TF_CONFIG).
+The trainer's loop is :meth:`cs20lib.training.Trainer.train`, the same for every strategy; this module
+gives it runners (:class:`~cs20lib.training.Runner`), and :func:`runner_for` picks one for
+``train --strategy``:
+
+* :class:`ParameterServerRunner`: tables sharded over parameter servers, steps run by closures scheduled
+  on the workers; checkpoints are ordinary TF2 checkpoints, which restore into the single-process model
+  and back (TF2 reshards on restore), so every other command works unchanged.
+* :func:`mirrored_strategy`: data parallelism on one machine (``MirroredStrategy``); a
+  :class:`~cs20lib.training.LocalRunner` on it splits each batch between the replicas, and their sparse
+  updates are all-gathered and applied to every copy. ``MultiWorkerMirroredStrategy`` is the same on
+  several machines (``train --strategy multi-worker``, one process per machine, TF_CONFIG).
 * :func:`worker_window_dataset`: word2vec's window batches made with TensorFlow ops only, so a worker can
   build them itself (a per-worker dataset runs in the worker's process, away from NumPy and Python).
 """

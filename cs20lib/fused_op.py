@@ -47,13 +47,16 @@ __all__ = [
     "KernelUnavailableError",
     "available",
     "cannot_build",
+    "centers_update",
     "fused_update",
     "library_path",
     "load_library",
     "negative_update",
+    "step_kind",
 ]
 
 SOURCE = native.KERNELS / "word2vec_op.cc"
+HEADER = native.KERNELS / "word2vec_math.h"
 #: besides TensorFlow's flags; -fopenmp-simd lets the source's `omp simd` pragmas vectorise the dot
 #: products without -ffast-math (which would let the compiler assume no NaN, hiding a diverged run)
 OPTIMIZE = ["-O3", "-march=native", "-fopenmp-simd", "-fPIC", "-shared", "-Wno-deprecated-declarations"]
@@ -200,10 +203,13 @@ def available() -> bool:
     return True
 
 
-def fused_update(model, output_ids, input_ids, negatives, learning_rate, batch_size: int, *, hogwild: bool = False):
+def fused_update(
+    model, output_ids, input_ids, negatives, learning_rate, batch_size: int, *, hogwild: bool = False, rows=False
+):
     """:func:`cs20lib.tf2_model.negative_sampling_update` done by the fused op: same arguments, same
-    learning rate (``learning_rate / batch_size`` per pair), the updates applied pair by pair in place;
-    returns the mean loss per pair."""
+    learning rate (``learning_rate / batch_size`` per pair), the updates applied in place, pair by pair
+    (``rows=False``, the word2vec tool's order) or a row's pairs together from the row's start values
+    (``rows=True``, HogBatch); returns the mean loss per pair."""
     library = load_library()
     return library.cs20_word2vec_update(
         model.embed_matrix.handle,
@@ -213,6 +219,7 @@ def fused_update(model, output_ids, input_ids, negatives, learning_rate, batch_s
         negatives,
         learning_rate / batch_size,
         hogwild=hogwild,
+        row_update=bool(rows),
     )
 
 
@@ -234,22 +241,22 @@ def _check_cpu_only() -> None:
         raise KernelUnavailableError("it has a CPU kernel only, and TensorFlow puts the tables on the GPU here")
 
 
-def negative_update(config):
-    """The negative-sampling update for ``config``: ``(update, can_jit)``.
+def step_kind(config) -> str:
+    """Which step trains ``config``'s negative sampling: ``"tf"`` (TensorFlow's ops), ``"fused"`` (the op on
+    rows NumPy made) or ``"loop"`` (the op making its own rows from center positions; window batches only).
 
-    ``update(model, output_ids, input_ids, negatives, learning_rate, batch_size)`` returns the mean loss;
-    ``can_jit`` says whether XLA may compile it (the custom op has no XLA kernel). ``config.kernel``:
-    ``"tf"`` is TensorFlow's ops; ``"fused"`` the fused op, or :class:`KernelUnavailableError`; ``"auto"``
-    the fused op where it builds, else TensorFlow's ops after one line on standard error saying why.
+    ``config.kernel`` ``"auto"`` takes ``"loop"`` for window batches and ``"fused"`` for pairs where the op
+    builds, else ``"tf"`` after one line on standard error saying why; ``"fused"`` and ``"loop"`` raise
+    :class:`KernelUnavailableError` where it cannot be built.
     """
-    from .tf2_model import negative_sampling_update
-
-    if config.kernel == "tf":
-        return negative_sampling_update, True
+    if config.kernel == "tf" or config.loss != "negative":
+        return "tf"
+    if config.kernel == "loop" and config.batching != "windows":
+        raise ValueError("kernel 'loop' makes word2vec's window batches: it needs batching='windows'")
     try:
         load_library()
     except KernelUnavailableError as error:
-        if config.kernel == "fused":
+        if config.kernel != "auto":
             raise KernelUnavailableError(f"{error}; kernel 'auto' falls back to TensorFlow's ops") from None
         global _told
         if not _told:
@@ -260,10 +267,64 @@ def negative_update(config):
                 flush=True,
             )
             _told = True
+        return "tf"
+    if config.kernel == "auto":
+        return "loop" if config.batching == "windows" else "fused"
+    return config.kernel
+
+
+def _modes(config) -> dict:
+    """The op's attributes for ``config``: Hogwild unless TensorFlow's op determinism is on; row updates."""
+    return {"hogwild": bool(config.hogwild) and not _op_determinism(), "rows": config.fused_update == "rows"}
+
+
+def negative_update(config):
+    """The negative-sampling update for rows made outside the step: ``(update, can_jit)``.
+
+    ``update(model, output_ids, input_ids, negatives, learning_rate, batch_size)`` returns the mean loss;
+    ``can_jit`` says whether XLA may compile it (the custom op has no XLA kernel). TensorFlow's ops or the
+    fused op, as :func:`step_kind` chooses (a ``"loop"`` choice falls to the fused op here: its rows are
+    made already).
+    """
+    from .tf2_model import negative_sampling_update
+
+    if step_kind(config) == "tf":
         return negative_sampling_update, True
-    hogwild = bool(config.hogwild) and not _op_determinism()
+    modes = _modes(config)
 
     def update(model, output_ids, input_ids, negatives, learning_rate, batch_size):
-        return fused_update(model, output_ids, input_ids, negatives, learning_rate, batch_size, hogwild=hogwild)
+        return fused_update(model, output_ids, input_ids, negatives, learning_rate, batch_size, **modes)
 
     return update, False
+
+
+def centers_update(config, model, keep, alias):
+    """word2vec's loop as one op, for ``config`` (kernel ``"loop"``): ``update(corpus, reach, positions, step,
+    learning_rate, batch_size) -> (mean loss, pairs)`` trains the centers at ``positions`` of ``corpus``
+    (an epoch's words after subsampling) with the windows ``reach`` and ``config.negative`` noise words from
+    the alias table (``keep``, ``alias``; :func:`cs20lib.noise.alias_table`) drawn by a generator keyed by
+    (``config.seed``, ``step``, row). Each pair's step is ``learning_rate / batch_size``."""
+    import tensorflow as tf
+
+    library = load_library()
+    modes = _modes(config)
+    seed = tf.constant(config.seed, tf.int64)
+
+    def update(corpus, reach, positions, step, learning_rate, batch_size):
+        return library.cs20_word2vec_centers(
+            model.embed_matrix.handle,
+            model.output_weight.handle,
+            corpus,
+            reach,
+            positions,
+            keep,
+            alias,
+            seed,
+            step,
+            learning_rate / batch_size,
+            negative=config.negative,
+            hogwild=modes["hogwild"],
+            row_update=modes["rows"],
+        )
+
+    return update

@@ -343,6 +343,46 @@ class SkipGramStream:
                     yield centers[rows].reshape(-1, size), contexts[rows, span - r : span + r].reshape(-1, size, 2 * r)
                     first = last
 
+    def center_chunks(
+        self, start_batch: int = 0, batches_per_chunk: int | None = None
+    ) -> Iterator[tuple[int, np.ndarray]]:
+        """Batches of center positions, for a step that makes the windows itself (the fused op's "loop"):
+        ``(epoch, positions)`` with ``positions`` ``[k, B]`` (int32) into that epoch's corpus
+        (:meth:`epoch_corpus`), whose windows the step reads from the epoch's reach array.
+
+        The centers of :meth:`window_chunks`, in its block-shuffled order but not ordered by reach (a step
+        that makes its own windows needs no padding columns), and batches do not cross an epoch's end: its
+        last partial batch is dropped. ``start_batch`` counts these batches.
+        """
+        size = self.batch_size
+        skip, epoch = start_batch, 0
+        while self.epochs is None or epoch < self.epochs:
+            n = len(self.epoch_corpus(epoch)[0])
+            batches = n // size
+            if skip >= batches:
+                skip, epoch = skip - batches, epoch + 1
+                continue
+            skip_centers, carry = skip * size, np.empty(0, dtype=np.int32)
+            for block in range(-(-n // self.block)):
+                start = block * self.block
+                stop = min(start + self.block, batches * size)
+                if stop <= start:
+                    break
+                if skip_centers >= stop - start:
+                    skip_centers -= stop - start
+                    continue
+                positions = np.arange(start, min(start + self.block, n), dtype=np.int32)
+                (positions,) = self._shuffled((positions,), epoch, block, 2)
+                positions = np.concatenate([carry, positions[positions < batches * size][skip_centers:]])
+                skip_centers = 0
+                whole = len(positions) // size * size
+                carry = positions[whole:]
+                chunk = positions[:whole].reshape(-1, size)
+                step = max(len(chunk), 1) if batches_per_chunk is None else batches_per_chunk
+                for begin in range(0, len(chunk), step):
+                    yield epoch, chunk[begin : begin + step]
+            skip, epoch = 0, epoch + 1
+
     def batches(self, start_batch: int = 0) -> Iterator[tuple[np.ndarray, np.ndarray]]:
         """The pair stream batch by batch: centers ``[B]`` and targets ``[B, 1]`` (int32)."""
         for centers, targets in self.chunks(start_batch):

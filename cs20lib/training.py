@@ -37,7 +37,7 @@ from pathlib import Path
 import numpy as np
 import tensorflow as tf
 
-from . import runs
+from . import fused_op, runs
 from .background import prefetch
 from .config import Word2VecConfig
 from .fused_op import negative_update
@@ -215,7 +215,14 @@ class LocalRunner(Runner):
     def attach(self, trainer: Trainer) -> None:
         super().attach(trainer)
         self.stream = trainer.plan.stream
-        self._run_chunk = self._compile(trainer)
+        config = trainer.config
+        #: word2vec's loop in one op: the step makes its own windows and noise words from center positions
+        self.loop = (
+            config.loss == "negative"
+            and self.strategy.num_replicas_in_sync == 1
+            and fused_op.step_kind(config) == "loop"
+        )
+        self._run_chunk = self._compile_loop(trainer) if self.loop else self._compile(trainer)
 
     def _step(self, trainer: Trainer):
         """One step (a ``tf.function``) for the config's loss, on one replica or split between several."""
@@ -267,11 +274,43 @@ class LocalRunner(Runner):
 
         return run_chunk
 
-    def pieces(self, step: int, target: int) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+    def _compile_loop(self, trainer: Trainer):
+        """The loop over a chunk of center positions, each step word2vec's loop as one op
+        (:func:`cs20lib.fused_op.centers_update`): the epoch's corpus and window reach live in two variables,
+        set when a chunk of another epoch comes; the per-step losses and pair counts."""
+        config, model, optimizer = trainer.config, trainer.model, trainer.optimizer
+        keep, alias = (tf.constant(table) for table in alias_table(trainer.vocab.counts, config.power))
+        update = fused_op.centers_update(config, model, keep, alias)
+        self._corpus = tf.Variable(tf.zeros([0], tf.int32), shape=tf.TensorShape([None]), trainable=False)
+        self._reach = tf.Variable(tf.zeros([0], tf.int8), shape=tf.TensorShape([None]), trainable=False)
+        self._epoch = None
+        size = config.batch_size
+
+        @tf.function(input_signature=[tf.TensorSpec([None, size], tf.int32)])
+        def run_chunk(positions):
+            count = tf.shape(positions)[0]
+            losses = tf.TensorArray(tf.float32, size=count)
+            pairs = tf.TensorArray(tf.int64, size=count)
+            corpus, reach = self._corpus.read_value(), self._reach.read_value()
+            for i in tf.range(count):
+                loss, made = update(
+                    corpus, reach, positions[i], optimizer.iterations.read_value(), optimizer.learning_rate(), size
+                )
+                optimizer.iterations.assign_add(1)
+                losses = losses.write(i, loss)
+                pairs = pairs.write(i, made)
+            return losses.stack(), pairs.stack()
+
+        return run_chunk
+
+    def pieces(self, step: int, target: int) -> Iterator[tuple]:
         """The stream from the saved position, in chunks cut so that none crosses a report step; made in a
-        background thread."""
+        background thread. A chunk is (centers, contexts) batches, or (epoch, center positions) for the loop."""
         config = self.trainer.config
-        make = self.stream.window_chunks if config.batching == "windows" else self.stream.chunks
+        if self.loop:
+            make = self.stream.center_chunks
+        else:
+            make = self.stream.window_chunks if config.batching == "windows" else self.stream.chunks
         start = int(self.trainer.data_position.numpy())
 
         def cut():
@@ -280,15 +319,26 @@ class LocalRunner(Runner):
             for begin, stop in report_windows(step, target, config.skip_step):
                 wanted = stop - begin
                 while wanted:
-                    centers, contexts = carry if carry is not None else next(chunks)
-                    take = min(wanted, len(centers))
-                    carry = (centers[take:], contexts[take:]) if take < len(centers) else None
+                    first, second = carry if carry is not None else next(chunks)
+                    batches = second if self.loop else first  # (epoch, positions) or (centers, contexts)
+                    take = min(wanted, len(batches))
+                    rest = (first, second[take:]) if self.loop else (first[take:], second[take:])
+                    carry = rest if take < len(batches) else None
                     wanted -= take
-                    yield centers[:take], contexts[:take]
+                    yield (first, second[:take]) if self.loop else (first[:take], second[:take])
 
         return prefetch(cut())
 
     def run(self, piece) -> tuple[np.ndarray, int]:
+        if self.loop:
+            epoch, positions = piece
+            if epoch != self._epoch:  # the step reads the epoch's words and windows from the variables
+                ids, reach = self.stream.epoch_corpus(epoch)
+                self._corpus.assign(ids)
+                self._reach.assign(reach)
+                self._epoch = epoch
+            losses, pairs = self._run_chunk(positions)
+            return losses.numpy(), int(pairs.numpy().sum())
         centers, contexts = piece
         return self._run_chunk(centers, contexts).numpy(), int((contexts >= 0).sum())
 
@@ -441,10 +491,11 @@ class Trainer:
                 tf.summary.histogram(variable.name.split("/")[-1].split(":")[0], self._histogram_sample(variable))
 
     def _histogram_sample(self, variable) -> np.ndarray:
-        """A fixed random sample of a matrix's values for its histogram: TensorBoard's histogram summary
-        one-hot encodes every value it is given, which for a whole embedding matrix takes seconds."""
-        values = tf.convert_to_tensor(variable).numpy().reshape(-1)  # a sharded table: its shards joined
-        if self._sample_index is None or len(self._sample_index) > len(values):
-            count = min(HISTOGRAM_SAMPLE, len(values))
-            self._sample_index = np.sort(np.random.default_rng(0).choice(len(values), size=count, replace=False))
-        return values[self._sample_index]
+        """The values of a fixed random sample of a matrix's rows (about HISTOGRAM_SAMPLE values) for its
+        histogram: TensorBoard's histogram summary one-hot encodes every value it is given, which for a whole
+        embedding matrix takes seconds, and only the sampled rows are read (of a sharded table too)."""
+        rows, columns = (int(size) for size in variable.shape)
+        count = min(rows, max(1, HISTOGRAM_SAMPLE // columns))
+        if self._sample_index is None or len(self._sample_index) != count:
+            self._sample_index = np.sort(np.random.default_rng(0).choice(rows, size=count, replace=False))
+        return tf.nn.embedding_lookup(variable, self._sample_index).numpy().reshape(-1)

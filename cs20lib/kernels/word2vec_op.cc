@@ -1,5 +1,10 @@
-// Cs20Word2vecUpdate: word2vec's negative-sampling SGD step as one TensorFlow op, updating the two
-// embedding tables in place.
+// Cs20Word2vecUpdate and Cs20Word2vecCenters: word2vec's negative-sampling SGD step as one TensorFlow op,
+// updating the two embedding tables in place. Cs20Word2vecUpdate takes its rows as arrays of ids (the
+// batches cs20lib.skipgram makes with NumPy); Cs20Word2vecCenters takes the positions of the batch's center
+// words in the corpus and makes the rows itself, as the word2vec tool's loop does: each center's window of
+// input words from the corpus and the window reach word2vec drew for it, and its noise words drawn from the
+// unigram^3/4 distribution (an alias table) with a counter-based generator keyed by (seed, step, row).
+// The arithmetic is in word2vec_math.h.
 //
 // What it implements: the skip-gram negative-sampling update of the word2vec tool (Mikolov et al.
 // 2013b, "Distributed Representations of Words and Phrases and their Compositionality"; the C tool's
@@ -16,11 +21,24 @@
 // Ji et al. 2016) run in column order, the rows in order. The loss returned is the mean over pairs of
 // softplus(-x_o) + sum_k softplus(x_k), each x taken just before its update.
 //
+// Attribute `row_update` (HogBatch, Ji et al. 2016, "Parallelizing Word2Vec in Shared and Distributed
+// Memory"): a row's pairs are taken together from the row's start values instead of one after the
+// other. With V the row's n input vectors and U its 1+K output vectors,
+//
+//   X = V U^T  (n x (1+K) logits);  G = alpha * (labels - sigmoid(X))
+//   V += G U;  U += G^T V            (both steps from the start values)
+//
+// which is SGD on the row's summed loss: the same gradient terms as the pairs one by one, each taken at
+// the row's start rather than after the row's earlier pairs. The rows still run in order. The output
+// rows are read and written once per row instead of once per pair, and no pair waits for the previous
+// pair's writes to the same rows.
+//
 // Modes (attribute `hogwild`):
 //   false: one thread, rows in order: the same inputs give the same bits (tests, exact resume);
 //   true:  the rows are split into contiguous blocks, one per thread of TensorFlow's intra-op pool,
 //          and the blocks run at once with no locks on the rows ("Hogwild!", Niu et al. 2011; the
-//          C tool and gensim train this way): faster, not bit-reproducible.
+//          C tool and gensim train this way): faster, not bit-reproducible. The noise words of
+//          Cs20Word2vecCenters are keyed by row, so both modes draw the same ones.
 //
 // Both tables are resource variables, looked up and locked for the call; a table whose buffer is
 // shared with a live tensor (an earlier dense read) is copied first, so no reader sees it change.
@@ -31,6 +49,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
+#include <functional>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
@@ -42,6 +61,7 @@
 #include "tensorflow/core/framework/tensor.h"
 #include "tensorflow/core/platform/blocking_counter.h"
 #include "tensorflow/core/platform/threadpool.h"
+#include "word2vec_math.h"
 
 namespace tensorflow {
 namespace {
@@ -58,6 +78,7 @@ REGISTER_OP("Cs20Word2vecUpdate")
     .Input("learning_rate: float")
     .Output("loss: float")
     .Attr("hogwild: bool = false")
+    .Attr("row_update: bool = false")
     .SetIsStateful()
     .SetShapeFn([](InferenceContext* c) {
       ShapeHandle unused;
@@ -69,138 +90,48 @@ REGISTER_OP("Cs20Word2vecUpdate")
       return absl::OkStatus();
     })
     .Doc(R"doc(
-word2vec's negative-sampling SGD (Mikolov et al. 2013b), per pair, in place on both tables.
+word2vec's negative-sampling SGD (Mikolov et al. 2013b) in place on both tables.
 Row b pairs output word output_ids[b] with each input word input_ids[b, j] (-1: none), sharing the
 noise words negatives[b]; learning_rate is the step of one pair. Returns the mean loss per pair.
+row_update: a row's pairs take their steps together, from the row's start values (HogBatch).
 )doc");
 
-// sum_d a[d] * b[d]; the simd pragma lets the compiler vectorise the sum (-fopenmp-simd) without
-// -ffast-math, which would also let it assume that no value is NaN or infinite.
-inline float Dot(const float* a, const float* b, int64_t n) {
-  float sum = 0.0f;
-#pragma omp simd reduction(+ : sum)
-  for (int64_t d = 0; d < n; ++d) sum += a[d] * b[d];
-  return sum;
-}
-
-// y += alpha * x
-inline void Axpy(float alpha, const float* __restrict__ x, float* __restrict__ y, int64_t n) {
-#pragma omp simd
-  for (int64_t d = 0; d < n; ++d) y[d] += alpha * x[d];
-}
-
-// One target's two steps in one pass over u: e += g * u (u before its step), then u += g * v.
-inline void StepTarget(float g, const float* __restrict__ v, float* __restrict__ u, float* __restrict__ e,
-                       int64_t n) {
-#pragma omp simd
-  for (int64_t d = 0; d < n; ++d) {
-    const float old = u[d];
-    e[d] += g * old;
-    u[d] = old + g * v[d];
-  }
-}
+REGISTER_OP("Cs20Word2vecCenters")
+    .Input("embed_matrix: resource")
+    .Input("output_weight: resource")
+    .Input("corpus: int32")
+    .Input("reach: int8")
+    .Input("positions: int32")
+    .Input("keep: float")
+    .Input("alias: int32")
+    .Input("seed: int64")
+    .Input("step: int64")
+    .Input("learning_rate: float")
+    .Output("loss: float")
+    .Output("pairs: int64")
+    .Attr("negative: int")
+    .Attr("hogwild: bool = false")
+    .Attr("row_update: bool = false")
+    .SetIsStateful()
+    .SetShapeFn([](InferenceContext* c) {
+      ShapeHandle unused;
+      for (int i : {2, 3, 4, 5, 6}) TF_RETURN_IF_ERROR(c->WithRank(c->input(i), 1, &unused));
+      for (int i : {7, 8, 9}) TF_RETURN_IF_ERROR(c->WithRank(c->input(i), 0, &unused));
+      c->set_output(0, c->Scalar());
+      c->set_output(1, c->Scalar());
+      return absl::OkStatus();
+    })
+    .Doc(R"doc(
+word2vec's loop (Mikolov et al. 2013b) in place on both tables, for the centers at positions of corpus:
+each center is the output word of its window's input words (reach[p] words each way), with `negative`
+noise words drawn from Walker's alias table (keep, alias) by a generator keyed by (seed, step, row).
+Returns the mean loss per pair and the number of pairs.
+)doc");
 
 // An InvalidArgument status whose message is the arguments, concatenated.
 template <typename... Args>
 absl::Status Invalid(const Args&... args) {
   return absl::InvalidArgumentError(absl::StrCat(args...));
-}
-
-// The loss of a block of pairs: sum of softplus terms. softplus(y) = max(y, 0) + log1p(exp(-|y|)), and
-// exp(-|y|) = exp(-|x|) for y = +-x; the log1p terms are gathered as one product, whose log is taken
-// rarely (one log per row instead of one per target: the loss is only reported).
-struct Sums {
-  double loss = 0.0;
-  double product = 1.0;  // prod (1 + exp(-|x|)) not yet in `loss`
-  int64_t pairs = 0;
-
-  void Add(float signed_x, float e) {
-    loss += std::max(signed_x, 0.0f);
-    product *= 1.0 + e;
-  }
-  void Flush() {
-    loss += std::log(product);
-    product = 1.0;
-  }
-};
-
-// The step of one target with logit x: adds its loss to `sums`, returns g = alpha * (label - sigmoid(x)).
-inline float Gradient(float x, bool is_output, float alpha, Sums* sums) {
-  // sigmoid and softplus from one exp, stable for any x: e = exp(-|x|)
-  const float e = std::exp(-std::fabs(x));
-  const float sigmoid = x >= 0.0f ? 1.0f / (1.0f + e) : e / (1.0f + e);
-  // -log sigmoid(x) = softplus(-x) for the output word; -log sigmoid(-x) = softplus(x) for noise
-  sums->Add(is_output ? -x : x, e);
-  return alpha * ((is_output ? 1.0f : 0.0f) - sigmoid);
-}
-
-// Asks the CPU to start loading a row into cache (for writing): rows are picked at random from tables of
-// tens of megabytes, so without this each pair waits for memory.
-inline void Prefetch(const float* row, int64_t dims) {
-  for (int64_t d = 0; d < dims; d += 64 / sizeof(float)) __builtin_prefetch(row + d, 1, 3);
-}
-
-// Working memory of one thread: the input vector's step (dims floats), and per target its row and g.
-struct Workspace {
-  std::vector<float> step;
-  std::vector<float*> rows;
-  std::vector<float> x;
-};
-
-// Trains rows [begin, end) in order, each pair as the C tool does (see the top of this file).
-//
-// When a row's targets are distinct, a target's step changes no other target's vector and the input
-// vector changes only at the end, so all the logits of a pair can be taken first (independent dot
-// products, which the CPU overlaps), then all the steps: the same arithmetic as one target at a time.
-// A row with a repeated target (a noise word drawn twice, or equal to the output word) is done one
-// target at a time.
-Sums TrainRows(float* embed, float* output, const int32_t* output_ids, const int32_t* input_ids,
-               const int32_t* negatives, int64_t columns, int64_t noise, int64_t dims, float alpha,
-               int64_t begin, int64_t end, Workspace* work) {
-  Sums sums;
-  float* step = work->step.data();
-  float** rows = work->rows.data();
-  float* x = work->x.data();
-  const int64_t targets = noise + 1;
-  for (int64_t b = begin; b < end; ++b) {
-    if (b + 1 < end) {  // the next row's targets, and its first input words
-      Prefetch(output + static_cast<int64_t>(output_ids[b + 1]) * dims, dims);
-      for (int64_t t = 0; t < noise; ++t) {
-        Prefetch(output + static_cast<int64_t>(negatives[(b + 1) * noise + t]) * dims, dims);
-      }
-    }
-    rows[0] = output + static_cast<int64_t>(output_ids[b]) * dims;
-    bool distinct = true;
-    for (int64_t t = 1; t < targets; ++t) {
-      rows[t] = output + static_cast<int64_t>(negatives[b * noise + t - 1]) * dims;
-      for (int64_t s = 0; s < t; ++s) distinct = distinct && rows[s] != rows[t];
-    }
-    for (int64_t j = 0; j < columns; ++j) {
-      const int32_t input = input_ids[b * columns + j];
-      if (input < 0) continue;
-      float* v = embed + static_cast<int64_t>(input) * dims;
-      const int64_t next = b * columns + j + 1;  // the next pair's input word
-      if (next < end * columns && input_ids[next] >= 0) {
-        Prefetch(embed + static_cast<int64_t>(input_ids[next]) * dims, dims);
-      }
-      std::fill(step, step + dims, 0.0f);
-      if (distinct) {
-        for (int64_t t = 0; t < targets; ++t) x[t] = Dot(v, rows[t], dims);
-        for (int64_t t = 0; t < targets; ++t) {
-          StepTarget(Gradient(x[t], t == 0, alpha, &sums), v, rows[t], step, dims);
-        }
-      } else {
-        for (int64_t t = 0; t < targets; ++t) {
-          StepTarget(Gradient(Dot(v, rows[t], dims), t == 0, alpha, &sums), v, rows[t], step, dims);
-        }
-      }
-      Axpy(1.0f, step, v, dims);
-      ++sums.pairs;
-      if (sums.product > 1e250) sums.Flush();
-    }
-    sums.Flush();
-  }
-  return sums;
 }
 
 // The first id in `ids` outside [low, high), or -1 when all are in range.
@@ -218,8 +149,8 @@ absl::Status WritableMatrix(OpKernelContext* ctx, Var* var, const char* name, Te
     return absl::FailedPreconditionError(absl::StrCat(name, " is not initialized"));
   }
   if (tensor->dtype() != DT_FLOAT || tensor->dims() != 2) {
-    return Invalid(name, " must be a float32 matrix, not ", DataTypeString(tensor->dtype()),
-                                   " of shape ", tensor->shape().DebugString());
+    return Invalid(name, " must be a float32 matrix, not ", DataTypeString(tensor->dtype()), " of shape ",
+                   tensor->shape().DebugString());
   }
   if (!tensor->RefCountIsOne()) {
     Tensor copy;
@@ -231,35 +162,22 @@ absl::Status WritableMatrix(OpKernelContext* ctx, Var* var, const char* name, Te
   return absl::OkStatus();
 }
 
-class Word2vecUpdateOp : public OpKernel {
+// What both ops share: the two tables looked up, locked (always in the same order, so two calls cannot
+// deadlock) and made writable; the rows run in one block or, Hogwild, in a block per thread of the pool.
+class TablesOp : public OpKernel {
  public:
-  explicit Word2vecUpdateOp(OpKernelConstruction* ctx) : OpKernel(ctx) {
+  explicit TablesOp(OpKernelConstruction* ctx) : OpKernel(ctx) {
     OP_REQUIRES_OK(ctx, ctx->GetAttr("hogwild", &hogwild_));
+    OP_REQUIRES_OK(ctx, ctx->GetAttr("row_update", &row_update_));
   }
 
-  void Compute(OpKernelContext* ctx) override {
-    const Tensor& output_ids = ctx->input(2);
-    const Tensor& input_ids = ctx->input(3);
-    const Tensor& negatives = ctx->input(4);
-    const Tensor& learning_rate = ctx->input(5);
-    OP_REQUIRES(ctx, output_ids.dims() == 1 && input_ids.dims() == 2 && negatives.dims() == 2,
-                Invalid("output_ids must be [B], input_ids [B, C] and negatives [B, K]; got ",
-                                        output_ids.shape().DebugString(), ", ", input_ids.shape().DebugString(),
-                                        ", ", negatives.shape().DebugString()));
-    const int64_t rows = output_ids.dim_size(0);
-    OP_REQUIRES(ctx, input_ids.dim_size(0) == rows && negatives.dim_size(0) == rows,
-                Invalid("output_ids, input_ids and negatives must have the same rows; got ",
-                                        rows, ", ", input_ids.dim_size(0), ", ", negatives.dim_size(0)));
-    OP_REQUIRES(ctx, TensorShapeUtils::IsScalar(learning_rate.shape()),
-                Invalid("learning_rate must be a scalar"));
-    const float alpha = learning_rate.scalar<float>()();
-
+ protected:
+  // Locks the tables, then calls train(embed, output, embed rows, output rows, dims) under the locks.
+  void WithTables(OpKernelContext* ctx, const std::function<void(float*, float*, int64_t, int64_t, int64_t)>& train) {
     core::RefCountPtr<Var> embed_var, output_var;
     OP_REQUIRES_OK(ctx, LookupResource(ctx, HandleFromInput(ctx, 0), &embed_var));
     OP_REQUIRES_OK(ctx, LookupResource(ctx, HandleFromInput(ctx, 1), &output_var));
-    OP_REQUIRES(ctx, embed_var.get() != output_var.get(),
-                Invalid("embed_matrix and output_weight must be two variables"));
-    // lock both, always in the same order (by address), so two calls cannot deadlock
+    OP_REQUIRES(ctx, embed_var.get() != output_var.get(), Invalid("embed_matrix and output_weight must be two variables"));
     Var* first = std::min(embed_var.get(), output_var.get());
     Var* second = std::max(embed_var.get(), output_var.get());
     mutex_lock lock_first(*first->mu());
@@ -270,46 +188,20 @@ class Word2vecUpdateOp : public OpKernel {
     OP_REQUIRES_OK(ctx, WritableMatrix(ctx, output_var.get(), "output_weight", &output));
     const int64_t dims = embed->dim_size(1);
     OP_REQUIRES(ctx, output->dim_size(1) == dims,
-                Invalid("embed_matrix has ", dims, " columns but output_weight has ",
-                                        output->dim_size(1)));
+                Invalid("embed_matrix has ", dims, " columns but output_weight has ", output->dim_size(1)));
+    train(embed->flat<float>().data(), output->flat<float>().data(), embed->dim_size(0), output->dim_size(0), dims);
+  }
 
-    // every id checked before anything is written: a bad id is an error, never a write out of bounds
-    const int64_t columns = input_ids.dim_size(1), noise = negatives.dim_size(1);
-    const int32_t* outputs = output_ids.flat<int32_t>().data();
-    const int32_t* inputs = input_ids.flat<int32_t>().data();
-    const int32_t* noise_ids = negatives.flat<int32_t>().data();
-    const int64_t output_rows = output->dim_size(0), embed_rows = embed->dim_size(0);
-    int64_t bad = FirstOutOfRange(outputs, rows, 0, output_rows);
-    OP_REQUIRES(ctx, bad < 0,
-                Invalid("output_ids[", bad, "] = ", bad < 0 ? 0 : outputs[bad],
-                                        " is not a row of output_weight (", output_rows, " rows)"));
-    bad = FirstOutOfRange(noise_ids, rows * noise, 0, output_rows);
-    OP_REQUIRES(ctx, bad < 0,
-                Invalid("negatives[", bad < 0 ? 0 : bad / noise, ", ", bad < 0 ? 0 : bad % noise,
-                                        "] = ", bad < 0 ? 0 : noise_ids[bad], " is not a row of output_weight (",
-                                        output_rows, " rows)"));
-    bad = FirstOutOfRange(inputs, rows * columns, -1, embed_rows);
-    OP_REQUIRES(ctx, bad < 0,
-                Invalid("input_ids[", bad < 0 ? 0 : bad / columns, ", ",
-                                        bad < 0 ? 0 : bad % columns, "] = ", bad < 0 ? 0 : inputs[bad],
-                                        " is neither -1 (no word) nor a row of embed_matrix (", embed_rows,
-                                        " rows)"));
-
-    float* embed_data = embed->flat<float>().data();
-    float* output_data = output->flat<float>().data();
+  // Runs rows [0, rows) as blocks (one, or one per thread with hogwild) and returns the summed Sums.
+  cs20::Sums RunBlocks(OpKernelContext* ctx, int64_t rows, int64_t targets, int64_t columns, int64_t dims,
+                       const std::function<cs20::Sums(int64_t, int64_t, cs20::Workspace*)>& block_rows) {
     auto* workers = ctx->device()->tensorflow_cpu_worker_threads()->workers;
     const int64_t blocks = hogwild_ ? std::max<int64_t>(1, std::min<int64_t>(workers->NumThreads(), rows)) : 1;
-    std::vector<Sums> sums(blocks);
-    std::vector<Workspace> work(blocks);
-    for (Workspace& w : work) {
-      w.step.resize(dims);
-      w.rows.resize(noise + 1);
-      w.x.resize(noise + 1);
-    }
+    std::vector<cs20::Sums> sums(blocks);
+    std::vector<cs20::Workspace> work(blocks);
+    for (cs20::Workspace& w : work) w.Reserve(targets, columns, dims);
     auto run = [&](int64_t block) {
-      const int64_t begin = rows * block / blocks, end = rows * (block + 1) / blocks;
-      sums[block] = TrainRows(embed_data, output_data, outputs, inputs, noise_ids, columns, noise, dims, alpha,
-                              begin, end, &work[block]);
+      sums[block] = block_rows(rows * block / blocks, rows * (block + 1) / blocks, &work[block]);
     };
     if (blocks == 1) {
       run(0);
@@ -324,22 +216,139 @@ class Word2vecUpdateOp : public OpKernel {
       run(0);
       done.Wait();
     }
-    double loss = 0.0;
-    int64_t pairs = 0;
-    for (const Sums& s : sums) {
-      loss += s.loss;
-      pairs += s.pairs;
+    cs20::Sums total;
+    for (const cs20::Sums& s : sums) {
+      total.loss += s.loss;
+      total.pairs += s.pairs;
     }
+    return total;
+  }
+
+  bool hogwild_ = false;
+  bool row_update_ = false;
+};
+
+class Word2vecUpdateOp : public TablesOp {
+ public:
+  explicit Word2vecUpdateOp(OpKernelConstruction* ctx) : TablesOp(ctx) {}
+
+  void Compute(OpKernelContext* ctx) override {
+    const Tensor& output_ids = ctx->input(2);
+    const Tensor& input_ids = ctx->input(3);
+    const Tensor& negatives = ctx->input(4);
+    const Tensor& learning_rate = ctx->input(5);
+    OP_REQUIRES(ctx, output_ids.dims() == 1 && input_ids.dims() == 2 && negatives.dims() == 2,
+                Invalid("output_ids must be [B], input_ids [B, C] and negatives [B, K]; got ",
+                        output_ids.shape().DebugString(), ", ", input_ids.shape().DebugString(), ", ",
+                        negatives.shape().DebugString()));
+    const int64_t rows = output_ids.dim_size(0);
+    OP_REQUIRES(ctx, input_ids.dim_size(0) == rows && negatives.dim_size(0) == rows,
+                Invalid("output_ids, input_ids and negatives must have the same rows; got ", rows, ", ",
+                        input_ids.dim_size(0), ", ", negatives.dim_size(0)));
+    OP_REQUIRES(ctx, TensorShapeUtils::IsScalar(learning_rate.shape()), Invalid("learning_rate must be a scalar"));
+    const float alpha = learning_rate.scalar<float>()();
+    const int64_t columns = input_ids.dim_size(1), noise = negatives.dim_size(1);
+    const int32_t* outputs = output_ids.flat<int32_t>().data();
+    const int32_t* inputs = input_ids.flat<int32_t>().data();
+    const int32_t* noise_ids = negatives.flat<int32_t>().data();
+    cs20::Sums total;
+    WithTables(ctx, [&](float* embed, float* output, int64_t embed_rows, int64_t output_rows, int64_t dims) {
+      // every id checked before anything is written: a bad id is an error, never a write out of bounds
+      int64_t bad = FirstOutOfRange(outputs, rows, 0, output_rows);
+      OP_REQUIRES(ctx, bad < 0,
+                  Invalid("output_ids[", bad, "] = ", bad < 0 ? 0 : outputs[bad], " is not a row of output_weight (",
+                          output_rows, " rows)"));
+      bad = FirstOutOfRange(noise_ids, rows * noise, 0, output_rows);
+      OP_REQUIRES(ctx, bad < 0,
+                  Invalid("negatives[", bad < 0 ? 0 : bad / noise, ", ", bad < 0 ? 0 : bad % noise, "] = ",
+                          bad < 0 ? 0 : noise_ids[bad], " is not a row of output_weight (", output_rows, " rows)"));
+      bad = FirstOutOfRange(inputs, rows * columns, -1, embed_rows);
+      OP_REQUIRES(ctx, bad < 0,
+                  Invalid("input_ids[", bad < 0 ? 0 : bad / columns, ", ", bad < 0 ? 0 : bad % columns, "] = ",
+                          bad < 0 ? 0 : inputs[bad], " is neither -1 (no word) nor a row of embed_matrix (",
+                          embed_rows, " rows)"));
+      total = RunBlocks(ctx, rows, noise + 1, columns, dims, [&](int64_t begin, int64_t end, cs20::Workspace* w) {
+        return cs20::TrainRows(embed, output, outputs, inputs, noise_ids, columns, noise, dims, alpha, begin, end,
+                               row_update_, w);
+      });
+    });
+    if (!ctx->status().ok()) return;
     Tensor* result = nullptr;
     OP_REQUIRES_OK(ctx, ctx->allocate_output(0, TensorShape({}), &result));
-    result->scalar<float>()() = static_cast<float>(loss / std::max<int64_t>(pairs, 1));
+    result->scalar<float>()() = static_cast<float>(total.loss / std::max<int64_t>(total.pairs, 1));
+  }
+};
+
+class Word2vecCentersOp : public TablesOp {
+ public:
+  explicit Word2vecCentersOp(OpKernelConstruction* ctx) : TablesOp(ctx) {
+    OP_REQUIRES_OK(ctx, ctx->GetAttr("negative", &negative_));
+    OP_REQUIRES(ctx, negative_ >= 1, Invalid("negative must be at least 1, not ", negative_));
+  }
+
+  void Compute(OpKernelContext* ctx) override {
+    const Tensor& corpus = ctx->input(2);
+    const Tensor& reach = ctx->input(3);
+    const Tensor& positions = ctx->input(4);
+    const Tensor& keep = ctx->input(5);
+    const Tensor& alias = ctx->input(6);
+    const int64_t corpus_size = corpus.dim_size(0), rows = positions.dim_size(0), vocab = keep.dim_size(0);
+    OP_REQUIRES(ctx, reach.dim_size(0) == corpus_size,
+                Invalid("corpus and reach must have the same length; got ", corpus_size, " and ", reach.dim_size(0)));
+    OP_REQUIRES(ctx, alias.dim_size(0) == vocab && vocab > 0,
+                Invalid("keep and alias must have the same, positive length; got ", vocab, " and ", alias.dim_size(0)));
+    const uint64_t seed = static_cast<uint64_t>(ctx->input(7).scalar<int64_t>()());
+    const uint64_t step = static_cast<uint64_t>(ctx->input(8).scalar<int64_t>()());
+    const float alpha = ctx->input(9).scalar<float>()();
+    const int32_t* words = corpus.flat<int32_t>().data();
+    const int8_t* reaches = reach.flat<int8_t>().data();
+    const int32_t* centers = positions.flat<int32_t>().data();
+    const float* keeps = keep.flat<float>().data();
+    const int32_t* aliases = alias.flat<int32_t>().data();
+    cs20::Sums total;
+    WithTables(ctx, [&](float* embed, float* output, int64_t embed_rows, int64_t output_rows, int64_t dims) {
+      OP_REQUIRES(ctx, vocab <= output_rows, Invalid("the alias table has ", vocab, " entries but output_weight has ",
+                                                     output_rows, " rows"));
+      int64_t bad = FirstOutOfRange(centers, rows, 0, corpus_size);
+      OP_REQUIRES(ctx, bad < 0, Invalid("positions[", bad, "] = ", bad < 0 ? 0 : centers[bad],
+                                        " is not a position of the corpus (", corpus_size, " words)"));
+      bad = FirstOutOfRange(aliases, vocab, 0, vocab);
+      OP_REQUIRES(ctx, bad < 0, Invalid("alias[", bad, "] is not an id of the alias table"));
+      // the words this batch reads (its centers' windows), checked before anything is written: a bad word is
+      // an error, never a write out of bounds (the whole corpus is not scanned on every step)
+      const int64_t table_rows = std::min(embed_rows, output_rows);
+      int64_t columns = 0;  // the widest window among the batch's centers: the workspace's size
+      for (int64_t b = 0; b < rows; ++b) {
+        const int64_t p = centers[b], r = reaches[p];
+        OP_REQUIRES(ctx, r >= 0, Invalid("reach[", p, "] = ", r, " is negative"));
+        columns = std::max<int64_t>(columns, 2 * r);
+        for (int64_t o = std::max<int64_t>(p - r, 0); o <= std::min<int64_t>(p + r, corpus_size - 1); ++o) {
+          OP_REQUIRES(ctx, words[o] >= 0 && words[o] < table_rows,
+                      Invalid("corpus[", o, "] = ", words[o], " is not a row of the tables (", table_rows, " rows)"));
+        }
+      }
+      total = RunBlocks(ctx, rows, negative_ + 1, columns, dims,
+                        [&](int64_t begin, int64_t end, cs20::Workspace* w) {
+                          return cs20::TrainCenters(embed, output, words, corpus_size, reaches, centers, keeps,
+                                                    aliases, vocab, cs20::NoiseKey(seed, step), negative_, dims,
+                                                    alpha, begin, end, row_update_, w);
+                        });
+    });
+    if (!ctx->status().ok()) return;
+    Tensor* loss = nullptr;
+    Tensor* pairs = nullptr;
+    OP_REQUIRES_OK(ctx, ctx->allocate_output(0, TensorShape({}), &loss));
+    OP_REQUIRES_OK(ctx, ctx->allocate_output(1, TensorShape({}), &pairs));
+    loss->scalar<float>()() = static_cast<float>(total.loss / std::max<int64_t>(total.pairs, 1));
+    pairs->scalar<int64_t>()() = total.pairs;
   }
 
  private:
-  bool hogwild_ = false;
+  int64_t negative_ = 5;
 };
 
 REGISTER_KERNEL_BUILDER(Name("Cs20Word2vecUpdate").Device(DEVICE_CPU), Word2vecUpdateOp);
+REGISTER_KERNEL_BUILDER(Name("Cs20Word2vecCenters").Device(DEVICE_CPU), Word2vecCentersOp);
 
 }  // namespace
 }  // namespace tensorflow
