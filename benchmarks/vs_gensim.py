@@ -1,7 +1,7 @@
 """cs20lib's word2vec beside gensim: speed, memory and quality, measured side by side in one run.
 
 Run:  python benchmarks/vs_gensim.py [--quick] [--config default|lecture] [--corpus PATH] [--out DIR] [--rounds N]
-             [--kernel auto|fused|tf] [--hogwild]
+             [--kernel auto|loop|fused|tf] [--fused-update rows|pairs] [--hogwild|--no-hogwild] [--batch-size N]
 
 Each system trains in its own child process, one after the other, on the same corpus with the same
 settings, so that each one's peak RSS is its own. The systems alternate over rounds (A B, then B A, ...;
@@ -11,9 +11,12 @@ every round, the median training-time ratio to gensim, and a table of medians.
 
 --config default   word2vec's settings: skip-gram, 128 dims, window 5, 5 negatives, min_count 5,
                    subsampling 1e-3, 5 epochs, 2 threads. Systems: cs20lib's TF2 trainer and gensim.
-                   The trainer's step: --kernel (default auto: the fused op of cs20lib.fused_op where
-                   it builds, else TensorFlow's ops), deterministic unless --hogwild; each run's
-                   figures say which step ran ("kernel").
+                   The trainer's step is the word2vec preset's unless flags say otherwise: --kernel auto
+                   (word2vec's loop as one op of cs20lib.fused_op where it builds, else TensorFlow's ops),
+                   --fused-update rows (a row's pairs together, HogBatch), --hogwild (every core; --no-hogwild:
+                   one thread, deterministic), batches of 2,048 centers; each run's figures say which step
+                   ran ("kernel"). Before the rounds, a process that only imports TensorFlow gives the floor
+                   of any TensorFlow program's memory, and each cs20lib run's memory is traced by stage.
 --config lecture   the lecture's settings (NCE with 64 samples, window 1, 50,000 words, batch 128,
                    100,000 steps, learning rate 1.0). Systems: cs20lib's graph-mode model, its TF2
                    model, and the closest gensim run (skip-gram, window 1, 64 negatives, 50,000 words,
@@ -29,6 +32,7 @@ counts as gensim's evaluate_word_analogies / evaluate_word_pairs do).
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import os
 import resource
@@ -178,11 +182,17 @@ def work_cs20lib(
 ) -> dict:
     import shutil
 
+    from memory import MemoryTrace
+
+    trace = MemoryTrace()
+    from cs20lib.tf_logging import import_tensorflow
+
+    import_tensorflow().constant(1.0).numpy()  # TensorFlow's share first, as the floor measures it
     from cs20lib.config import Word2VecConfig
     from cs20lib.experiment import plan, prepare_data, train
     from cs20lib.runs import load_embeddings
-    from cs20lib.skipgram import SkipGramStream
 
+    trace.stage("imports (TensorFlow, cs20lib)")
     s = SETTINGS[config]
     start = time.perf_counter()
     if config == "default":
@@ -207,29 +217,39 @@ def work_cs20lib(
         )
     else:
         base = Word2VecConfig(seed=seed)
-    data, cfg = prepare_data(base, corpus, fallback_to_toy=False, progress=False)
+    trace.stage("reading the corpus, vocabulary, ids")
+    data, cfg = prepare_data(base, corpus, fallback_to_toy=False, progress=False, compact=True)
+    data.release_words()  # the run needs the ids from here on, as `python -m cs20lib train` does
     prepare_seconds = time.perf_counter() - start
-    stream = SkipGramStream.from_config(cfg, data.ids, data.vocab.counts)
-    if config == "default":
-        steps = round(s["epochs"] * plan(cfg, data).steps_per_epoch)
-        cfg = cfg.replace(num_train_steps=steps, skip_step=max(1, steps // 10))
+    trace.stage("the run's plan (epoch 0 subsampled)")
+    run_plan = plan(cfg, data, epochs=s["epochs"] if config == "default" else None)
+    if config == "default":  # a report and a checkpoint every tenth of the run
+        steps = run_plan.config.num_train_steps
+        run_plan = dataclasses.replace(run_plan, config=run_plan.config.replace(skip_step=max(1, steps // 10)))
+    cfg, stream = run_plan.config, run_plan.stream
     effective_words = len(stream.epoch_corpus(0)[0]) * (s["epochs"] or 1)
+    if config == "lecture":  # 100,000 steps of 128 pairs: the words they cover
+        effective_words = round(cfg.num_train_steps * cfg.batch_size / (stream.pairs_per_epoch() / len(data.ids)))
+    words = len(data.ids)
     run_dir = run_root / f"{model_name}-{config}"
     shutil.rmtree(run_dir, ignore_errors=True)
+    trace.stage("training")
     start = time.perf_counter()
-    train(cfg, data, api=model_name.split("-")[1], run_dir=run_dir, progress=False, verbose=False)
+    train(run_plan, data, api=model_name.split("-")[1], run_dir=run_dir, progress=False, verbose=False)
     train_seconds = time.perf_counter() - start
+    run_plan.release()  # what the command line lets go of before evaluating
+    del stream
+    data.release()
+    trace.stage("evaluation")
     from cs20lib import fused_op
 
     ran = fused_op.step_kind(cfg) if cfg.loss == "negative" else "tf"
     if ran != "tf":
         ran = f"{ran} {cfg.fused_update}, " + ("Hogwild" if cfg.hogwild else "deterministic")
-    if config == "lecture":  # 100,000 steps of 128 pairs: the words they cover
-        effective_words = round(cfg.num_train_steps * cfg.batch_size / (stream.pairs_per_epoch() / len(data.ids)))
     return {
         "system": model_name,
         "kernel": ran,
-        "words": len(data.ids),
+        "words": words,
         "vocab": len(data.vocab) - 1,
         "read_s": prepare_seconds,
         "vocab_s": 0.0,
@@ -238,14 +258,15 @@ def work_cs20lib(
         "batch_size": cfg.batch_size,
         "effective_words": effective_words,
         "effective_words_per_s": effective_words / train_seconds,
-        "peak_rss_mb": peak_rss_mb(),
         **evaluate_vectors(load_embeddings(run_dir), data.vocab),
+        "peak_rss_mb": peak_rss_mb(),
+        "memory_stages": trace.stages(),
     }
 
 
 #: the TF2 trainer under word2vec's settings: centers per step, each with its whole window, negatives
 #: shared within a window; the learning rate is 0.025 per pair (alpha * batch on the batch mean)
-WORD2VEC_BATCH = 512
+WORD2VEC_BATCH = 2048
 WORD2VEC_BATCHING = "windows"
 
 
@@ -292,6 +313,42 @@ def run_worker(system: str, corpus: Path, config: str, seed: int, out: Path, ext
         flush=True,
     )
     return figures
+
+
+def measure_floor(corpus: Path, config: str, seed: int, out: Path) -> dict:
+    """The peak RSS of a process that only imports TensorFlow (median of three): the part of a TensorFlow
+    program's memory that is TensorFlow's, measured in the same run as the systems."""
+    runs = []
+    for _ in range(3):
+        command = [
+            sys.executable,
+            __file__,
+            "--worker",
+            "tensorflow-import",
+            "--corpus",
+            str(corpus),
+            "--out",
+            str(out),
+        ]
+        done = subprocess.run(command, capture_output=True, text=True, check=True)
+        runs.append(json.loads(done.stdout.strip().splitlines()[-1]))
+    floor = {"peak_rss_mb": median([r["peak_rss_mb"] for r in runs]), "runs": runs}
+    print(f"TensorFlow's import alone: peak RSS {floor['peak_rss_mb']:,.0f} MB (median of 3)", flush=True)
+    return floor
+
+
+def floor_lines(results: list[dict], floor: dict) -> str:
+    """Each cs20lib system's peak above TensorFlow's import, and where its memory went, stage by stage."""
+    lines = [f"TensorFlow's import alone: peak RSS {floor['peak_rss_mb']:,.0f} MB"]
+    for r in results:
+        if r["system"].startswith("cs20lib"):
+            above = r["peak_rss_mb"] - floor["peak_rss_mb"]
+            lines.append(f"{r['system']}: peak {r['peak_rss_mb']:,.0f} MB = import + {above:,.0f} MB")
+            for stage in r.get("memory_stages", []):
+                lines.append(
+                    f"  {stage['stage']:<42} from {stage['start_mb']:>7,.0f} MB, peak {stage['peak_mb']:>7,.0f} MB"
+                )
+    return "\n".join(lines)
 
 
 def run_rounds(systems: list[str], rounds: int, run) -> list[list[dict]]:
@@ -346,7 +403,9 @@ def medians(table: list[list[dict]]) -> list[dict]:
         runs = [results[position] for results in table]
         figures = {}
         for key, value in first.items():
-            if isinstance(value, (int, float)) and not isinstance(value, bool):
+            if key == "memory_stages":  # a list per run: the run with the median peak's
+                value = sorted(runs, key=lambda r: r["peak_rss_mb"])[len(runs) // 2].get(key, value)
+            elif isinstance(value, (int, float)) and not isinstance(value, bool):
                 middle = median([r[key] for r in runs])
                 value = round(middle) if isinstance(value, int) else middle
             figures[key] = value
@@ -447,13 +506,15 @@ def main(argv=None) -> int:
     )
     parser.add_argument(
         "--hogwild",
-        action="store_true",
-        help="the fused op's Hogwild mode (rows split over the threads, no locks) instead of one thread",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="the fused op's Hogwild mode (rows split over the threads, no locks; the word2vec preset's), or "
+        "--no-hogwild: one thread, deterministic",
     )
     parser.add_argument(
         "--fused-update",
         choices=["pairs", "rows"],
-        default="pairs",
+        default="rows",
         help="the fused op's arithmetic: each pair's step at once, or a row's pairs together (HogBatch)",
     )
     parser.add_argument("--worker", default=None, help=argparse.SUPPRESS)
@@ -463,7 +524,11 @@ def main(argv=None) -> int:
     out.mkdir(parents=True, exist_ok=True)
 
     if args.worker:
-        if args.worker == "gensim":
+        if args.worker == "tensorflow-import":
+            from memory import import_floor
+
+            figures = import_floor()
+        elif args.worker == "gensim":
             figures = work_gensim(corpus, args.config, args.seed)
         else:
             figures = work_cs20lib(
@@ -488,14 +553,16 @@ def main(argv=None) -> int:
         f"{', Hogwild' if args.hogwild else ''}"
     )
     extra = ["--batch-size", str(args.batch_size), "--batching", args.batching, "--kernel", args.kernel]
-    extra += ["--hogwild"] if args.hogwild else []
+    extra += ["--hogwild" if args.hogwild else "--no-hogwild"]
     extra += ["--fused-update", args.fused_update]
     rounds = args.rounds if args.rounds is not None else (1 if args.quick else 2)
     if rounds < 1:
         raise SystemExit("--rounds must be at least 1")
+    floor = measure_floor(corpus, args.config, args.seed, out)
     table = run_rounds(systems, rounds, lambda system: run_worker(system, corpus, args.config, args.seed, out, extra))
     results = medians(table)
     text = "\n".join(round_lines(table)) + "\n\nmedians over the rounds:\n" + report(results, args.config, corpus)
+    text += "\n" + floor_lines(results, floor)
     print("\n" + text)
     stem = f"vs_gensim-{args.config}-{corpus.name.split('.')[0]}"
     (out / f"{stem}.json").write_text(
@@ -506,6 +573,7 @@ def main(argv=None) -> int:
                 "settings": SETTINGS[args.config],
                 "rounds": table,
                 "results": results,
+                "tensorflow_import": floor,
             },
             indent=2,
         )

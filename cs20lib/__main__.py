@@ -61,8 +61,9 @@ def cmd_train(args: argparse.Namespace) -> int:
     if args.api == "tf1" and config.loss != "nce":
         raise ValueError("--api tf1 is the lecture's graph model, which trains with NCE: use it with --preset lecture")
     progress = False if args.quiet else None
-    data, config = prepare_data(config, args.corpus, progress=progress is not False)
+    data, config = prepare_data(config, args.corpus, progress=progress is not False, compact=True)
     run_plan = plan(config, data, epochs=epochs)  # the run's plan, made once: stream, steps per epoch, steps
+    data.release_words()  # from here on the ids are the corpus
     config = run_plan.config
     if args.tsne_words and len(data.vocab) - 1 < 4:
         raise ValueError(
@@ -106,6 +107,8 @@ def _train_in(run_dir, args, run_plan, data, preset, progress, chief: bool) -> i
     start = time.perf_counter()
     train(run_plan, data, api=args.api, run_dir=run_dir, progress=progress, strategy=args.strategy, **distribution)
     print(f"trained in {time.perf_counter() - start:.1f} s")
+    run_plan.release()  # evaluating the run needs the vocabulary only
+    data.release()
     if not chief:
         return 0  # the chief evaluates and writes the results
     metrics = finish_run(

@@ -206,7 +206,7 @@ PRESETS = {
     "word2vec": Preset(
         "word2vec",
         "word2vec's recipe (Mikolov et al. 2013b): negative sampling with 5 noise words, window 5, words seen "
-        "5 times, subsampling 1e-4, learning rate 0.025 per pair decaying linearly, 3 epochs",
+        "5 times, subsampling 1e-3, learning rate 0.025 per pair decaying linearly, 5 epochs, gensim's defaults",
         {
             "vocab_size": None,
             "min_count": 5,
@@ -214,16 +214,19 @@ PRESETS = {
             "loss": "negative",
             "negative": 5,
             "skip_window": 5,
-            "sample": 1e-4,
+            "sample": 1e-3,
             "batching": "windows",
-            "batch_size": 512,
-            "learning_rate": 0.025 * 512,
+            "batch_size": 2048,
+            "learning_rate": 0.025 * 2048,
             "lr_decay": "linear",
             "embed_size": 128,
             "init": "word2vec",
-            "skip_step": 1_000,
+            "skip_step": 2_000,
+            # word2vec's loop as one op, a row's pairs together, on every core (BENCHMARKS.md, issue 24)
             "kernel": "auto",
+            "fused_update": "rows",
+            "hogwild": True,
         },
-        epochs=3,
+        epochs=5,
     ),
 }

@@ -28,6 +28,8 @@ import zipfile
 import zlib
 from pathlib import Path
 
+import numpy as np
+
 __all__ = [
     "Corpus",
     "CorpusError",
@@ -36,6 +38,7 @@ __all__ = [
     "CorruptArchiveError",
     "load_corpus",
     "normalize_text",
+    "read_codes",
     "read_words",
 ]
 
@@ -64,11 +67,29 @@ class Corpus:
     """Words of a corpus and where they came from."""
 
     name: str  # short name for printing and run directories, e.g. "text8", "toy"
-    words: list[str]
+    words: list[str] | None  # None for a compact corpus (Corpus.compact): its codes and distinct words hold it
     source: str  # the path read, or a description such as "toy corpus (seed=0)"
 
     def __len__(self) -> int:
-        return len(self.words)
+        if getattr(self, "_length", None) is not None:
+            return self._length
+        return len(self.words) if self.words is not None else len(self.codes)
+
+    @classmethod
+    def compact(cls, name: str, source: str, codes: np.ndarray, distinct: list[str], fingerprint: str) -> Corpus:
+        """A corpus held as numbers (:func:`read_codes`): ``words`` is None; ``codes`` and ``distinct`` hold it."""
+        corpus = cls(name, None, source)
+        corpus.codes, corpus.distinct, corpus._fingerprint = codes, distinct, fingerprint
+        return corpus
+
+    def release_words(self) -> None:
+        """Let go of the words (or codes) once they are encoded as ids; the corpus keeps its name, source,
+        length and fingerprint."""
+        _ = self.fingerprint  # computed from the words while they are here
+        self._length = len(self)
+        if self.words is not None:
+            self.words = []
+        self.codes = None
 
     @property
     def fingerprint(self) -> str:
@@ -127,13 +148,10 @@ def _open_text(path: Path):
     return open(path, "rb")
 
 
-def read_words(path: str | os.PathLike, max_words: int | None = None) -> list[str]:
-    """The words of a text8-format file (plain or a one-member zip), optionally only the first ``max_words``.
-
-    Reading stops as soon as ``max_words`` complete words have been seen, so the first N words of a
-    prefix of a corpus equal the first N words of the corpus. Raises CorpusFormatError for characters
-    outside a-z/space/newline (naming the byte offset) and for a file with no words.
-    """
+def _pieces(path: str | os.PathLike, max_words: int | None):
+    """The complete words of a text8-format file, a list per piece read (4 MiB at a time; the tail after a
+    piece's last separator waits for the next one), stopping after ``max_words`` words; the checks of
+    :func:`read_words`."""
     path = Path(path)
     if max_words is not None and (not isinstance(max_words, int) or max_words < 1):
         raise ValueError(f"max_words must be a positive integer or None, not {max_words!r}")
@@ -141,37 +159,68 @@ def read_words(path: str | os.PathLike, max_words: int | None = None) -> list[st
         raise CorpusUnavailableError(f"{path} does not exist; pass the path of a text8-format file (plain or zipped).")
     if path.is_dir():
         raise CorpusFormatError(f"{path} is a folder; pass the path of a text8-format file (plain or zipped) in it.")
-    # Read piece by piece, splitting each piece's complete words as it comes (the tail after its last
-    # separator waits for the next piece), and keep one str object per distinct word: a corpus then costs a
-    # list of references (8 bytes a word) instead of a string object per word (BENCHMARKS.md, "Memory").
-    words: list[str] = []
-    shared: dict[str, str] = {}
     tail = b""
-    offset = 0
+    offset = seen = 0
     try:
         with _open_text(path) as stream:
             while piece := stream.read(CHUNK_BYTES):
                 _check_alphabet(piece, offset, path)
                 offset += len(piece)
                 cut = max(piece.rfind(b" "), piece.rfind(b"\n")) + 1  # 0: no separator in this piece
-                if cut:
-                    complete_words = (tail + piece[:cut]).decode("ascii").split()
-                    words.extend(map(shared.setdefault, complete_words, complete_words))
-                    tail = piece[cut:]
-                else:
+                if not cut:
                     tail += piece
-                if max_words is not None and len(words) >= max_words:
-                    break
-            else:
-                complete_words = tail.decode("ascii").split()
-                words.extend(map(shared.setdefault, complete_words, complete_words))
+                    continue
+                words = (tail + piece[:cut]).decode("ascii").split()
+                tail = piece[cut:]
+                if max_words is not None and seen + len(words) >= max_words:
+                    yield words[: max_words - seen]
+                    return
+                seen += len(words)
+                yield words
+            words = tail.decode("ascii").split()
+            yield words if max_words is None else words[: max_words - seen]
     except (zipfile.BadZipFile, zlib.error, EOFError) as exc:
         raise CorruptArchiveError(f"{path} is a damaged zip archive ({exc}); replace it with a good copy.") from None
-    if max_words is not None:
-        del words[max_words:]
+
+
+def read_words(path: str | os.PathLike, max_words: int | None = None) -> list[str]:
+    """The words of a text8-format file (plain or a one-member zip), optionally only the first ``max_words``.
+
+    Reading stops as soon as ``max_words`` complete words have been seen, so the first N words of a
+    prefix of a corpus equal the first N words of the corpus. Raises CorpusFormatError for characters
+    outside a-z/space/newline (naming the byte offset) and for a file with no words.
+    """
+    # One str object per distinct word: a corpus costs a list of references (8 bytes a word) instead of a
+    # string object per word (BENCHMARKS.md, "Memory").
+    words: list[str] = []
+    shared: dict[str, str] = {}
+    for piece in _pieces(path, max_words):
+        words.extend(map(shared.setdefault, piece, piece))
     if not words:
         raise CorpusFormatError(f"{path} contains no words; a text8-format corpus is words of a-z separated by spaces.")
     return words
+
+
+def read_codes(path: str | os.PathLike, max_words: int | None = None) -> tuple[np.ndarray, list[str], str]:
+    """A text8-format file as numbers, for a run that needs no word list: ``(codes, distinct, fingerprint)``.
+
+    ``codes`` (int32) gives each word of the corpus as the number of its first appearance (``distinct[c]`` is
+    the word), read piece by piece without a Python object per word: 4 bytes a word. ``fingerprint`` is
+    :attr:`Corpus.fingerprint` of the same words. The same checks and ``max_words`` as :func:`read_words`.
+    """
+    index: dict[str, int] = {}
+    parts: list[np.ndarray] = []
+    digest = hashlib.blake2b(digest_size=8)
+    for piece in _pieces(path, max_words):
+        if not piece:
+            continue
+        digest.update(((" " if parts else "") + " ".join(piece)).encode())
+        parts.append(np.fromiter((index.setdefault(word, len(index)) for word in piece), np.int32, len(piece)))
+    if not parts:
+        raise CorpusFormatError(f"{path} contains no words; a text8-format corpus is words of a-z separated by spaces.")
+    codes = np.concatenate(parts)
+    del parts
+    return codes, list(index), digest.hexdigest()
 
 
 _DIGITS = ("zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine")
@@ -205,6 +254,7 @@ def load_corpus(
     fallback_to_toy: bool = False,
     progress: bool = True,
     toy_seed: int = 0,
+    compact: bool = False,
 ) -> Corpus:
     """Load a corpus's words.
 
@@ -212,7 +262,15 @@ def load_corpus(
     ``None`` for ``$CS20_TEXT8`` if set, else the lecture's text8 from the cache, downloaded and
     verified on first use. With ``fallback_to_toy=True`` an unavailable text8 (offline) gives the toy
     corpus, saying so on standard error, instead of an error; a corrupt download is never silently replaced.
+    ``compact=True`` reads a file as numbers (:meth:`Corpus.compact`: no word list, what a training run
+    needs, in a fraction of the memory).
     """
+
+    def from_file(name: str, path) -> Corpus:
+        if compact:
+            return Corpus.compact(name, str(path), *read_codes(path, max_words))
+        return Corpus(name, read_words(path, max_words), str(path))
+
     from_environment = source is None and bool(os.environ.get(ENV_TEXT8))
     if from_environment:
         source = os.environ[ENV_TEXT8]
@@ -233,11 +291,11 @@ def load_corpus(
                 raise
             notice(f"text8 is unavailable, so the toy corpus is used instead. {exc}")
             return load_corpus("toy", max_words, toy_seed=toy_seed)
-        return Corpus("text8", read_words(path, max_words), str(path))
+        return from_file("text8", path)
     path = Path(source).expanduser()
     name = path.name.split(".")[0] or "corpus"
     try:
-        return Corpus(name, read_words(path, max_words), str(path))
+        return from_file(name, path)
     except CorpusError as exc:
         if from_environment:
             raise type(exc)(

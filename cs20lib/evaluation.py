@@ -52,7 +52,7 @@ WORDSIM_FILE = "wordsim353.tsv"
 #: Environment variable naming a folder that holds the evaluation files (instead of gensim's copies).
 EVAL_DIR_ENV = "CS20_EVAL_DIR"
 #: Elements of one batch of similarity scores (float64: 64 MiB).
-_BATCH_ELEMENTS = 1 << 23
+_BATCH_ELEMENTS = 1 << 21
 
 
 # ---------------------------------------------------------------------------------------------- files

@@ -49,26 +49,51 @@ class TrainingData:
     ids: np.ndarray
     seconds: float  # reading + vocabulary building
 
+    def release_words(self) -> None:
+        """Free the corpus's word list: training needs only the ids (a long run's memory; BENCHMARKS.md)."""
+        self.corpus.release_words()
+
+    def release(self) -> None:
+        """Free the words and the ids once training is done: evaluating a run needs only the vocabulary."""
+        self.release_words()
+        self.ids = np.empty(0, dtype=np.int32)
+
 
 def prepare_data(
-    config: Word2VecConfig, source=None, *, fallback_to_toy: bool = True, progress: bool = True
+    config: Word2VecConfig,
+    source=None,
+    *,
+    fallback_to_toy: bool = True,
+    progress: bool = True,
+    compact: bool = False,
 ) -> tuple[TrainingData, Word2VecConfig]:
     """Load the corpus, build the vocabulary, encode the words.
 
     Returns the data and the config with ``corpus`` and ``corpus_fingerprint`` set to the corpus
     actually used (the toy corpus when text8 is unavailable offline and ``fallback_to_toy``).
+    ``compact=True`` reads a file without a list of its words (:func:`cs20lib.corpus.read_codes`): the same
+    vocabulary and ids in a fraction of the memory, and ``data.corpus.words`` is None.
     """
     import warnings
 
     start = time.perf_counter()
     corpus = load_corpus(
-        source, config.max_words, fallback_to_toy=fallback_to_toy and source is None, progress=progress
+        source,
+        config.max_words,
+        fallback_to_toy=fallback_to_toy and source is None,
+        progress=progress,
+        compact=compact,
     )
     with warnings.catch_warnings():
         if corpus.name == "toy":  # the lecture's 50,000 exceeds the toy corpus's few hundred words
             warnings.filterwarnings("ignore", message="vocab_size=")
-        vocab = Vocabulary.build(corpus.words, config.vocab_size, config.min_count)
-    ids = vocab.encode(corpus.words)
+        if corpus.words is None:  # compact: counted from the codes, encoded without a word list
+            counts = np.bincount(corpus.codes, minlength=len(corpus.distinct))
+            vocab = Vocabulary.from_counts(corpus.distinct, counts, config.vocab_size, config.min_count)
+            ids = vocab.encode_codes(corpus.codes, corpus.distinct)
+        else:
+            vocab = Vocabulary.build(corpus.words, config.vocab_size, config.min_count)
+            ids = vocab.encode(corpus.words)
     config = config.replace(corpus=corpus.name, corpus_fingerprint=corpus.fingerprint)
     return TrainingData(corpus, vocab, ids, time.perf_counter() - start), config
 
@@ -142,6 +167,7 @@ def _train(run_plan, data, run_dir, runner, *, verbose, progress, around=None) -
     else:
         with around(trainer):
             trainer.train()
+    trainer.close()
 
 
 def _train_graph_model(run_plan, data, run_dir, *, verbose, progress) -> None:

@@ -144,10 +144,33 @@ def keep_probabilities(counts: np.ndarray, sample: float) -> np.ndarray:
     return np.minimum(keep, 1.0)
 
 
-def subsample(ids: np.ndarray, keep: np.ndarray, rng: np.random.Generator) -> np.ndarray:
-    """``ids`` with each occurrence dropped with probability ``1 - keep[id]`` (order kept)."""
+#: words subsampled at a time (an epoch's corpus is made block by block, so its temporary arrays stay small)
+SUBSAMPLE_BLOCK = 1 << 20
+
+
+def subsample(
+    ids: np.ndarray, keep: np.ndarray | None, rng: np.random.Generator, *, drop_unk: bool = False
+) -> np.ndarray:
+    """``ids`` with each occurrence dropped with probability ``1 - keep[id]`` (order kept; ``keep=None``: none
+    dropped), and with ``drop_unk`` every UNK (id 0) dropped first.
+
+    Made :data:`SUBSAMPLE_BLOCK` words at a time into one array: the draws are those of one ``rng.random``
+    call over all the words kept from UNK (a generator gives the same numbers in pieces), without a
+    temporary array the size of the corpus.
+    """
     ids = np.asarray(ids)
-    return ids[rng.random(len(ids), dtype=np.float32) < keep[ids]]
+    out = np.empty(len(ids), dtype=ids.dtype)
+    made = 0
+    for start in range(0, len(ids), SUBSAMPLE_BLOCK):
+        part = ids[start : start + SUBSAMPLE_BLOCK]
+        if drop_unk:
+            part = part[part != 0]
+        if keep is not None:
+            part = part[rng.random(len(part), dtype=np.float32) < keep[part]]
+        out[made : made + len(part)] = part
+        made += len(part)
+    out.resize(made, refcheck=False)  # shrinks in place
+    return out
 
 
 @dataclasses.dataclass
@@ -215,11 +238,12 @@ class SkipGramStream:
         if self._epoch_cache is not None and self._epoch_cache[0] == epoch:
             return self._epoch_cache[1], self._epoch_cache[2]
         rng = np.random.default_rng([self.seed, epoch])
-        ids = self.ids
-        if self.drop_unk:
-            ids = ids[ids != 0]
-        if self._keep is not None:
-            ids = subsample(ids, self._keep, rng)
+        self._epoch_cache = None  # the previous epoch's arrays go before this one's are made
+        ids = (
+            subsample(self.ids, self._keep, rng, drop_unk=self.drop_unk)
+            if self.drop_unk or self._keep is not None
+            else self.ids
+        )
         windows = draw_windows(len(ids), self.skip_window, rng)
         self._epoch_cache = (epoch, ids, windows)
         return ids, windows

@@ -104,6 +104,10 @@ class TrainingPlan:
             config = config.replace(num_train_steps=total, skip_step=min(config.skip_step, total))
         return cls(config, stream, steps)
 
+    def release(self) -> None:
+        """Let go of the stream (the corpus's ids and an epoch's arrays) once the run has trained."""
+        self.stream = None
+
     def epochs(self, steps: int | None = None) -> float:
         """How many passes over the data ``steps`` (default: the whole run) are."""
         return (self.config.num_train_steps if steps is None else steps) / self.steps_per_epoch
@@ -276,22 +280,25 @@ class LocalRunner(Runner):
 
     def _compile_loop(self, trainer: Trainer):
         """The loop over a chunk of center positions, each step word2vec's loop as one op
-        (:func:`cs20lib.fused_op.centers_update`): the epoch's corpus and window reach live in two variables,
-        set when a chunk of another epoch comes; the per-step losses and pair counts."""
+        (:func:`cs20lib.fused_op.centers_update`) on the epoch's corpus and window reach (the stream's own
+        arrays, handed to TensorFlow without a copy); the per-step losses and pair counts."""
         config, model, optimizer = trainer.config, trainer.model, trainer.optimizer
         keep, alias = (tf.constant(table) for table in alias_table(trainer.vocab.counts, config.power))
         update = fused_op.centers_update(config, model, keep, alias)
-        self._corpus = tf.Variable(tf.zeros([0], tf.int32), shape=tf.TensorShape([None]), trainable=False)
-        self._reach = tf.Variable(tf.zeros([0], tf.int8), shape=tf.TensorShape([None]), trainable=False)
-        self._epoch = None
+        self._epoch, self._epoch_arrays = None, None
         size = config.batch_size
 
-        @tf.function(input_signature=[tf.TensorSpec([None, size], tf.int32)])
-        def run_chunk(positions):
+        @tf.function(
+            input_signature=[
+                tf.TensorSpec([None, size], tf.int32),
+                tf.TensorSpec([None], tf.int32),
+                tf.TensorSpec([None], tf.int8),
+            ]
+        )
+        def run_chunk(positions, corpus, reach):
             count = tf.shape(positions)[0]
             losses = tf.TensorArray(tf.float32, size=count)
             pairs = tf.TensorArray(tf.int64, size=count)
-            corpus, reach = self._corpus.read_value(), self._reach.read_value()
             for i in tf.range(count):
                 loss, made = update(
                     corpus, reach, positions[i], optimizer.iterations.read_value(), optimizer.learning_rate(), size
@@ -332,12 +339,11 @@ class LocalRunner(Runner):
     def run(self, piece) -> tuple[np.ndarray, int]:
         if self.loop:
             epoch, positions = piece
-            if epoch != self._epoch:  # the step reads the epoch's words and windows from the variables
-                ids, reach = self.stream.epoch_corpus(epoch)
-                self._corpus.assign(ids)
-                self._reach.assign(reach)
+            if epoch != self._epoch:  # the epoch's words and windows, as tensors that share the arrays' memory
+                arrays = self.stream.epoch_corpus(epoch)
+                self._epoch_arrays = tuple(tf.experimental.dlpack.from_dlpack(a.__dlpack__()) for a in arrays)
                 self._epoch = epoch
-            losses, pairs = self._run_chunk(positions)
+            losses, pairs = self._run_chunk(positions, *self._epoch_arrays)
             return losses.numpy(), int(pairs.numpy().sum())
         centers, contexts = piece
         return self._run_chunk(centers, contexts).numpy(), int((contexts >= 0).sum())
@@ -422,6 +428,16 @@ class Trainer:
 
     def embeddings(self) -> np.ndarray:
         return self.runner.embeddings()
+
+    def close(self) -> None:
+        """Let go of the run's tables, stream and compiled steps now rather than at the next garbage
+        collection (the trainer and its runner refer to each other): what a command does after training."""
+        import gc
+
+        self.runner.trainer = None
+        self.runner = None
+        self.plan = None
+        gc.collect()
 
     # -- the loop -------------------------------------------------------------------------------
     def train(self, until_step: int | None = None) -> TrainResult:

@@ -64,10 +64,19 @@ class Vocabulary:
         ``vocab_size`` larger than the corpus has words for gives a smaller vocabulary and a warning:
         use ``len(vocab)``, not the requested size, to size embedding matrices.
         """
+        counter = collections.Counter(words)
+        return cls.from_counts(list(counter), list(counter.values()), vocab_size, min_count, stacklevel=3)
+
+    @classmethod
+    def from_counts(
+        cls, distinct, counts, vocab_size: int | None = None, min_count: int = 1, *, stacklevel: int = 2
+    ) -> Vocabulary:
+        """:meth:`build` from each distinct word's count, the words in order of first appearance (a compact
+        corpus's :func:`~cs20lib.corpus.read_codes`, counted with ``numpy.bincount``)."""
         if vocab_size is not None:
             checks.integer("vocab_size (it counts UNK)", vocab_size, 1)
         checks.integer("min_count", min_count, 1)
-        counter = collections.Counter(words)
+        counter = dict(zip(distinct, (int(count) for count in counts)))
         total = sum(counter.values())
         if total == 0:
             raise ValueError("cannot build a vocabulary from an empty corpus: it has no words")
@@ -80,7 +89,7 @@ class Vocabulary:
                 f"vocab_size={vocab_size:,} but the corpus has only {len(eligible):,} distinct words"
                 f"{f' seen at least {min_count} times' if min_count > 1 else ''}; the vocabulary has "
                 f"{len(eligible) + 1:,} entries (with UNK). Size embeddings by len(vocab).",
-                stacklevel=2,
+                stacklevel=stacklevel,
             )
         kept = eligible[:limit]
         unk_count = total - sum(count for _, count in kept)
@@ -116,6 +125,13 @@ class Vocabulary:
         if isinstance(words, (list, tuple)):
             return np.fromiter((get(word, 0) for word in words), dtype=np.int32, count=len(words))
         return np.fromiter((get(word, 0) for word in words), dtype=np.int32)
+
+    def encode_codes(self, codes: np.ndarray, distinct: list[str]) -> np.ndarray:
+        """Ids of a compact corpus (``codes`` into ``distinct``; :func:`~cs20lib.corpus.read_codes`), as an
+        int32 array: :meth:`encode` of its words, without them."""
+        get = self.index.get
+        remap = np.fromiter((get(word, 0) for word in distinct), dtype=np.int32, count=len(distinct))
+        return remap[codes]
 
     def decode(self, ids: Iterable[int]) -> list[str]:
         words = self.words

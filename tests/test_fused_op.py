@@ -241,7 +241,7 @@ def test_kernel_settings_choose_how_not_what():
     preset = PRESETS["word2vec"].config()
     assert (preset.kernel, preset.hogwild) == ("auto", False) and Word2VecConfig().kernel == "tf"
     assert preset.weights_key() == preset.replace(kernel="tf", hogwild=False).weights_key()  # same run directory
-    with pytest.raises(ValueError, match="kernel must be one of 'tf', 'fused', 'auto', not 'gpu'"):
+    with pytest.raises(ValueError, match="kernel must be one of 'tf', 'fused', 'loop', 'auto', not 'gpu'"):
         Word2VecConfig(kernel="gpu")
     with pytest.raises(ValueError, match="hogwild must be True or False"):
         Word2VecConfig(hogwild="yes")
@@ -258,3 +258,163 @@ def test_kernel_flags():
     assert (config("--kernel", "tf", "--hogwild").kernel, config("--hogwild").hogwild) == ("tf", True)
     assert config("--hogwild", "--deterministic").hogwild is False  # the last one given wins
     assert config("--preset", "lecture", "--kernel", "fused", "--hogwild").hogwild is True
+
+
+# ----------------------------------------------------------------------------------------------
+# Row updates (HogBatch) and word2vec's loop as one op (issue 24)
+# ----------------------------------------------------------------------------------------------
+def rows_together_sgd(embed, output, output_ids, input_ids, negatives, alpha):
+    """HogBatch (Ji et al. 2016): each row's pairs from the row's start values, X = V U^T, G = alpha (labels -
+    sigmoid X), V += G U, U += G^T V (repeated vectors get every step); rows in order. Float64."""
+    embed, output = embed.astype(np.float64), output.astype(np.float64)
+    losses = []
+    for b, center in enumerate(output_ids):
+        inputs = [word for word in input_ids[b] if word >= 0]
+        if not inputs:
+            continue
+        targets = [center, *negatives[b]]
+        v, u = embed[inputs], output[targets]
+        x = v @ u.T
+        labels = np.zeros_like(x)
+        labels[:, 0] = 1.0
+        losses += list(np.logaddexp(0.0, np.where(labels == 1, -x, x)).sum(axis=1))
+        g = alpha * (labels - 1.0 / (1.0 + np.exp(-x)))
+        d_v, d_u = g @ u, g.T @ v
+        np.add.at(embed, inputs, d_v)
+        np.add.at(output, targets, d_u)
+    return embed, output, np.mean(losses)
+
+
+def test_row_updates_are_sgd_on_each_rows_summed_loss(library):
+    """Duplicates on purpose: a word twice in a window, a noise word twice, a noise word = the center."""
+    rng = np.random.default_rng(4)
+    output_ids = rng.integers(1, 12, 6).astype(np.int32)
+    input_ids = rng.integers(1, 12, (6, 4)).astype(np.int32)
+    input_ids[rng.random((6, 4)) < 0.3] = -1
+    input_ids[1, :2] = 5
+    negatives = rng.integers(1, 12, (6, 3)).astype(np.int32)
+    negatives[0, 0] = output_ids[0]
+    negatives[2, 1] = negatives[2, 2]
+    model = small_model()
+    embed, output = model.embed_matrix.numpy(), model.output_weight.numpy()
+    loss = fused_op.fused_update(model, output_ids, input_ids, negatives, 0.3 * 6, 6, rows=True)
+    want_embed, want_output, want_loss = rows_together_sgd(embed, output, output_ids, input_ids, negatives, 0.3)
+    assert float(loss) == pytest.approx(want_loss, rel=1e-5)
+    np.testing.assert_allclose(model.embed_matrix.numpy(), want_embed, rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(model.output_weight.numpy(), want_output, rtol=1e-5, atol=1e-6)
+    # and not the pairs' arithmetic: a row's later pairs do not see its earlier pairs' steps
+    pairwise = sequential_sgd(embed, output, output_ids, input_ids, negatives, 0.3)[0]
+    assert not np.allclose(want_embed, pairwise, rtol=1e-6, atol=1e-7)
+
+
+MASK = (1 << 64) - 1
+
+
+def mix(z: int) -> int:
+    """SplitMix64's finaliser, as word2vec_math.h's Mix."""
+    z = (z + 0x9E3779B97F4A7C15) & MASK
+    z = ((z ^ (z >> 30)) * 0xBF58476D1CE4E5B9) & MASK
+    z = ((z ^ (z >> 27)) * 0x94D049BB133111EB) & MASK
+    return z ^ (z >> 31)
+
+
+def draw_noise(seed: int, step: int, row: int, k: int, noise: int, keep, alias) -> int:
+    """word2vec_math.h's DrawNoise, in Python: the reference for the op's noise words."""
+    key = mix(mix(seed) ^ step)
+    h = mix((key + ((row * noise + k) * 0xD1B54A32D192ED03 & MASK)) & MASK)
+    column = ((h >> 32) * len(keep)) >> 32
+    u = np.float32(h & 0xFFFFFF) * np.float32(1.0 / 16777216.0)
+    return column if u < keep[column] else int(alias[column])
+
+
+def loop_rows(corpus, reach, positions, seed, step, noise, keep, alias):
+    """The rows word2vec's loop makes for centers at ``positions``: output ids, input ids (-1: none), noise."""
+    width = 2 * int(max(reach[p] for p in positions))
+    outputs, inputs, negatives = [], np.full((len(positions), max(width, 1)), -1, np.int32), []
+    for b, p in enumerate(positions):
+        r = int(reach[p])
+        window = [corpus[o] for o in range(max(p - r, 0), min(p + r, len(corpus) - 1) + 1) if o != p]
+        inputs[b, : len(window)] = window
+        outputs.append(corpus[p])
+        negatives.append([draw_noise(seed, step, b, k, noise, keep, alias) for k in range(noise)])
+    return np.int32(outputs), inputs, np.int32(negatives)
+
+
+@pytest.mark.parametrize("rows", [False, True], ids=["pairs", "rows"])
+def test_the_loop_op_makes_the_rows_of_the_stream_and_draws_noise_as_specified(library, rows):
+    """Cs20Word2vecCenters on center positions equals Cs20Word2vecUpdate on the rows made from them outside:
+    the windows (reach each way, cut at the corpus's ends) and the noise words (the generator written out
+    in Python above)."""
+    from cs20lib.noise import alias_table
+
+    rng = np.random.default_rng(7)
+    corpus = rng.integers(1, 40, 300).astype(np.int32)
+    reach = rng.integers(1, 4, 300).astype(np.int8)
+    positions = np.int32([0, 1, 150, 298, 299, 77, 77, 13])
+    keep, alias = alias_table(np.bincount(corpus, minlength=40) + 1)
+    seed, step, noise = 11, 123, 4
+    config = Word2VecConfig(loss="negative", batching="windows", negative=noise, seed=seed, kernel="loop")
+    config = config.replace(fused_update="rows" if rows else "pairs")
+    via_loop, via_rows = small_model(), small_model()
+    update = fused_op.centers_update(config, via_loop, tf.constant(keep), tf.constant(alias))
+    loss, pairs = update(corpus, reach, positions, tf.constant(step, tf.int64), 0.2 * 8, 8)
+    outputs, inputs, negatives = loop_rows(corpus, reach, positions, seed, step, noise, keep, alias)
+    want = fused_op.fused_update(via_rows, outputs, inputs, negatives, 0.2 * 8, 8, rows=rows)
+    assert int(pairs) == int((inputs >= 0).sum())
+    assert float(loss) == pytest.approx(float(want), rel=1e-6)
+    np.testing.assert_allclose(via_loop.embed_matrix.numpy(), via_rows.embed_matrix.numpy(), rtol=1e-6, atol=1e-7)
+    np.testing.assert_allclose(via_loop.output_weight.numpy(), via_rows.output_weight.numpy(), rtol=1e-6, atol=1e-7)
+
+
+def test_the_loops_noise_words_follow_the_unigram_to_the_three_quarters():
+    from cs20lib.noise import alias_table
+
+    counts = np.array([0, 500, 120, 60, 30, 9, 1], dtype=np.int64)
+    keep, alias = alias_table(counts)
+    draws = np.bincount(
+        [draw_noise(3, 9, row, k, 5, keep, alias) for row in range(8_000) for k in range(5)], minlength=7
+    )
+    want = counts**0.75 / (counts**0.75).sum()
+    assert draws[0] == 0
+    np.testing.assert_allclose(draws / draws.sum(), want, atol=0.01)
+
+
+@pytest.mark.parametrize(
+    "positions, corpus_word, message",
+    [
+        ([0, 300], 1, r"positions\[1\] = 300 is not a position of the corpus \(300 words\)"),
+        ([5, 6], 99, r"corpus\[\d+\] = 99 is not a row of the tables \(40 rows\)"),
+    ],
+    ids=["position", "word"],
+)
+def test_the_loop_op_refuses_bad_inputs_and_changes_nothing(library, positions, corpus_word, message):
+    from cs20lib.noise import alias_table
+
+    corpus = np.full(300, 2, np.int32)
+    corpus[6] = corpus_word
+    reach = np.full(300, 2, np.int8)
+    keep, alias = alias_table(np.arange(40) + 1)
+    model = small_model()
+    embed, output = model.embed_matrix.numpy(), model.output_weight.numpy()
+    config = Word2VecConfig(loss="negative", batching="windows", negative=3, kernel="loop")
+    update = fused_op.centers_update(config, model, tf.constant(keep), tf.constant(alias))
+    with pytest.raises(tf.errors.InvalidArgumentError, match=message):
+        update(corpus, reach, np.int32(positions), tf.constant(0, tf.int64), 1.0, 2)
+    np.testing.assert_array_equal(model.embed_matrix.numpy(), embed)
+    np.testing.assert_array_equal(model.output_weight.numpy(), output)
+
+
+@pytest.mark.parametrize("update", ["pairs", "rows"])
+def test_the_loop_resumes_exactly_in_its_deterministic_mode(library, tmp_path, update):
+    settings = dict(kernel="loop", fused_update=update)
+    straight = small_trainer(tmp_path / "straight", **settings)
+    straight.train()
+    stopped = small_trainer(tmp_path / "stopped", **settings)
+    stopped.train(until_step=200)
+    del stopped
+    resumed = small_trainer(tmp_path / "stopped", **settings)
+    assert resumed.runner.loop and int(resumed.step.numpy()) == 200
+    result = resumed.train()
+    np.testing.assert_array_equal(resumed.embeddings(), straight.embeddings())
+    np.testing.assert_array_equal(resumed.model.output_weight.numpy(), straight.model.output_weight.numpy())
+    assert result.pairs > 0

@@ -300,11 +300,13 @@ class Word2vecCentersOp : public TablesOp {
     const uint64_t seed = static_cast<uint64_t>(ctx->input(7).scalar<int64_t>()());
     const uint64_t step = static_cast<uint64_t>(ctx->input(8).scalar<int64_t>()());
     const float alpha = ctx->input(9).scalar<float>()();
-    const int32_t* words = corpus.flat<int32_t>().data();
-    const int8_t* reaches = reach.flat<int8_t>().data();
-    const int32_t* centers = positions.flat<int32_t>().data();
-    const float* keeps = keep.flat<float>().data();
-    const int32_t* aliases = alias.flat<int32_t>().data();
+    // raw buffers: the corpus and reach may be NumPy's own arrays handed over by DLPack, which Eigen's
+    // aligned views (flat<T>()) refuse; they are read one element at a time
+    const int32_t* words = reinterpret_cast<const int32_t*>(corpus.tensor_data().data());
+    const int8_t* reaches = reinterpret_cast<const int8_t*>(reach.tensor_data().data());
+    const int32_t* centers = reinterpret_cast<const int32_t*>(positions.tensor_data().data());
+    const float* keeps = reinterpret_cast<const float*>(keep.tensor_data().data());
+    const int32_t* aliases = reinterpret_cast<const int32_t*>(alias.tensor_data().data());
     cs20::Sums total;
     WithTables(ctx, [&](float* embed, float* output, int64_t embed_rows, int64_t output_rows, int64_t dims) {
       OP_REQUIRES(ctx, vocab <= output_rows, Invalid("the alias table has ", vocab, " entries but output_weight has ",
