@@ -30,7 +30,6 @@ from pathlib import Path
 import numpy as np
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from cs20lib.corpus import read_words  # noqa: E402
 from cs20lib.skipgram import SkipGramStream, lecture_generate_sample  # noqa: E402

@@ -44,7 +44,6 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parent
 SHARED = Path(os.environ.get("CS20_SHARED_DATA", REPO.parent / "shared" / "data"))
-sys.path.insert(0, str(REPO))
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 SENTENCE = 10_000  # gensim's Text8Corpus cuts text8 into "sentences" of 10,000 words; so do both here
@@ -249,6 +248,7 @@ def work_cs20lib(
     return {
         "system": model_name,
         "kernel": ran,
+        "threads": training_threads(ran, s["threads"]),
         "words": words,
         "vocab": len(data.vocab) - 1,
         "read_s": prepare_seconds,
@@ -413,11 +413,21 @@ def medians(table: list[list[dict]]) -> list[dict]:
     return merged
 
 
+def training_threads(kernel: str, threads: int) -> int:
+    """The threads that train: one in the op's deterministic mode, else the setting's (Hogwild, TF's ops, gensim)."""
+    return 1 if kernel.endswith("deterministic") else threads
+
+
 def report(results: list[dict], config: str, corpus: Path) -> str:
+    for r in results:  # gensim counts words after subsampling; so does cs20lib (TrainingPlan's epoch corpus)
+        r.setdefault("threads", training_threads(r.get("kernel", ""), SETTINGS[config]["threads"]))
+        r.setdefault("effective_words_per_s_per_core", r["effective_words_per_s"] / r["threads"])
     rows = [
         ("training wall s", "train_s", "{:,.1f}"),
         ("vocabulary + reading s", None, "{:,.1f}"),
+        ("training threads", "threads", "{:d}"),
         ("effective words/s", "effective_words_per_s", "{:,.0f}"),
+        ("  per core", "effective_words_per_s_per_core", "{:,.0f}"),
         ("peak RSS MB", "peak_rss_mb", "{:,.0f}"),
         ("analogy (30k)", "analogy", "{:.1%}"),
         ("WordSim-353 Spearman", "wordsim", "{:.3f}"),
@@ -517,8 +527,17 @@ def main(argv=None) -> int:
         default="rows",
         help="the fused op's arithmetic: each pair's step at once, or a row's pairs together (HogBatch)",
     )
+    parser.add_argument(
+        "--report", default=None, metavar="JSON", help="print the tables of a recorded run's JSON and stop"
+    )
     parser.add_argument("--worker", default=None, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
+    if args.report:
+        recorded = json.loads(Path(args.report).read_text())
+        text = "\n".join(round_lines(recorded["rounds"])) + "\n\nmedians over the rounds:\n"
+        text += report(recorded["results"], recorded["config"], Path(recorded["corpus"]))
+        print(text + "\n" + floor_lines(recorded["results"], recorded["tensorflow_import"]))
+        return 0
     corpus = Path(args.corpus) if args.corpus else default_corpus(args.quick)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)

@@ -22,10 +22,14 @@ import warnings  # noqa: E402
 from pathlib import Path  # noqa: E402
 
 __all__ = [
+    "StaleResultError",
+    "empty_folder",
     "for_corpus",
     "full_tracebacks",
     "load_corpus",
     "load_words",
+    "record",
+    "result",
     "run_folder",
     "setup",
     "short_tracebacks",
@@ -128,6 +132,89 @@ def _move_aside(path: Path, earlier: Path, stem: str) -> Path:
     return aside
 
 
+def empty_folder(path: str | os.PathLike) -> Path:
+    """``path``, created, with whatever an earlier run of the same cell left in it deleted.
+
+    For a cell that writes a log into a folder of its own: TensorBoard reads every event file in a
+    folder, so running such a cell twice into the same folder would show its curves twice.
+    """
+    path = Path(path)
+    if path.exists():
+        shutil.rmtree(path)
+    path.mkdir(parents=True)
+    return path
+
+
+# -- results and the settings they were made with ----------------------------------------------
+class StaleResultError(RuntimeError):
+    """A cell asked for a result that this kernel has not made yet, or made under other settings."""
+
+
+#: name -> (the settings when it was made, the result)
+_results: dict[str, tuple[dict, object]] = {}
+_SETTING = re.compile(r"[A-Z][A-Z0-9_]+")
+_SIMPLE = (int, float, str, bool, type(None), Path, tuple)
+
+
+def _settings(namespace: dict) -> dict:
+    """A notebook's settings: its UPPER_CASE names (two characters or more) bound to plain values."""
+    return {name: value for name, value in namespace.items() if _SETTING.fullmatch(name) and isinstance(value, _SIMPLE)}
+
+
+def _notebook_namespace(depth: int = 2) -> dict:
+    """The namespace of the notebook (IPython's user namespace), else the caller's globals."""
+    try:
+        from IPython import get_ipython
+
+        shell = get_ipython()
+    except ImportError:
+        shell = None
+    if shell is not None:
+        return shell.user_ns
+    import sys
+
+    return sys._getframe(depth).f_globals
+
+
+def record(name: str, value, settings: dict | None = None):
+    """Keep ``value``, the result a training cell made, under ``name`` with the settings it was made with.
+
+    ``settings`` defaults to the notebook's settings as they are now (its UPPER_CASE names, such as
+    ``NUM_TRAIN_STEPS``). Returns ``value``. :func:`result` gives it back while the settings are unchanged.
+    """
+    snapshot = dict(_settings(_notebook_namespace()) if settings is None else settings)
+    _results[name] = (snapshot, value)
+    return value
+
+
+def result(name: str, settings: dict | None = None):
+    """The value :func:`record` kept under ``name``, if the settings it was made with still hold.
+
+    Raises :class:`StaleResultError` with one line that says which cell to run when there is no such
+    result in this kernel yet, or when a setting has changed since (the result would belong to other
+    settings than the ones the notebook now shows).
+    """
+    if name not in _results:
+        raise StaleResultError(f"{name} has not run in this kernel yet: run the training cells above first")
+    made_with, value = _results[name]
+    now = _settings(_notebook_namespace()) if settings is None else settings
+    changed = [key for key in made_with if key in now and not _same(made_with[key], now[key])]
+    if changed:
+        was = ", ".join(f"{key} = {made_with[key]!r}" for key in changed)
+        is_now = ", ".join(f"{key} = {now[key]!r}" for key in changed)
+        raise StaleResultError(
+            f"{name} was made with {was}, but now {is_now}: run the training cells above again first"
+        )
+    return value
+
+
+def _same(a, b) -> bool:
+    try:
+        return bool(a == b)
+    except Exception:  # values that do not compare: treat as changed
+        return False
+
+
 # -- tracebacks --------------------------------------------------------------------------------
 _CELL_FILE = re.compile(r"ipykernel_\d+[/\\]\d+\.py$|^<ipython-input-")
 #: TensorFlow appends the whole creation traceback of a graph object to some messages
@@ -149,6 +236,8 @@ def _short_traceback(shell, etype, value, tb, tb_offset=None):
     if hidden:
         lines.append(f"  ({hidden} frames inside libraries not shown: notebook.full_tracebacks() shows them)")
     message = _TF_ORIGIN.sub("", str(value)).strip()
+    if isinstance(value, StaleResultError):  # the message says all there is to say
+        lines = []
     stb = lines + [f"{etype.__name__}: {message}" if message else etype.__name__]
     shell._showtraceback(etype, value, stb)
     return stb

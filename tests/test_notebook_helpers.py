@@ -1,6 +1,7 @@
 """cs20lib.notebook's folders (re-running a cell never deletes results) and cs20lib.events (reading logs back)."""
 
 import linecache
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -125,3 +126,54 @@ def test_a_notebooks_run_is_named_after_the_corpus_it_read(monkeypatch, text8_he
     assert by_hand.corpus == prepared.corpus == "text8_head"
     assert by_hand.corpus_fingerprint == prepared.corpus_fingerprint
     assert by_hand.run_name("tf2") == prepared.run_name("tf2")
+
+
+# -- results checked against the settings they were made with (notebook.record / notebook.result) ------------
+@pytest.fixture
+def no_results(monkeypatch):
+    monkeypatch.setattr(notebook, "_results", {})
+
+
+def test_a_result_comes_back_while_the_settings_hold(no_results):
+    settings = {"NUM_TRAIN_STEPS": 10_000, "MAX_WORDS": 1_000_000}
+    losses = [3.0, 2.0]
+    assert notebook.record("the TF1 run", losses, settings) is losses
+    assert notebook.result("the TF1 run", dict(settings)) is losses
+    # a setting defined after the run (a later cell's) does not make it stale
+    assert notebook.result("the TF1 run", {**settings, "TAPE_STEPS": 1_000}) is losses
+
+
+def test_a_result_made_under_other_settings_says_which_changed_and_what_to_run(no_results):
+    notebook.record("the TF1 run", [3.0], {"NUM_TRAIN_STEPS": 10_000, "MAX_WORDS": 1_000_000})
+    with pytest.raises(notebook.StaleResultError) as caught:
+        notebook.result("the TF1 run", {"NUM_TRAIN_STEPS": 20_000, "MAX_WORDS": 1_000_000})
+    message = str(caught.value)
+    assert "\n" not in message
+    assert "NUM_TRAIN_STEPS = 10000" in message and "NUM_TRAIN_STEPS = 20000" in message
+    assert "MAX_WORDS" not in message and "run the training cells" in message
+
+
+def test_a_result_not_made_yet_says_to_run_the_training_cells(no_results):
+    with pytest.raises(notebook.StaleResultError, match="has not run in this kernel yet: run the training cells"):
+        notebook.result("the Trainer's run", {})
+
+
+def test_the_settings_are_the_notebooks_upper_case_names_with_plain_values(no_results, monkeypatch):
+    namespace = {"NUM_TRAIN_STEPS": 100, "WORKDIR": Path("runs/x"), "W": 3, "lecture_losses": [1.0], "ARRAY": object()}
+    monkeypatch.setattr(notebook, "_notebook_namespace", lambda depth=2: namespace)
+    notebook.record("run", "value")
+    assert notebook._results["run"][0] == {"NUM_TRAIN_STEPS": 100, "WORKDIR": Path("runs/x")}
+    namespace["W"] = 4  # one letter: a demonstration's variable, not a setting
+    assert notebook.result("run") == "value"
+    namespace["NUM_TRAIN_STEPS"] = 200
+    with pytest.raises(notebook.StaleResultError):
+        notebook.result("run")
+
+
+def test_empty_folder_deletes_what_a_cells_earlier_run_wrote(tmp_path):
+    folder = tmp_path / "tf1"
+    folder.mkdir()
+    (folder / "events.out.tfevents.1").write_text("old run")
+    assert notebook.empty_folder(folder) == folder
+    assert folder.is_dir() and not any(folder.iterdir())
+    assert notebook.empty_folder(tmp_path / "new" / "tf1").is_dir()
