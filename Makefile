@@ -22,7 +22,7 @@ STAMP := $(VENV)/.cs20-installed
 ARGS ?=
 PYTEST_ARGS ?=
 
-.PHONY: help venv demo test check lab handouts assignments slides bench notebooks wheel lock clean
+.PHONY: help venv demo test check lab handouts assignments slides screenshots bench notebooks wheel lock clean
 
 help:
 	@echo "make demo   train word2vec and write checkpoints, TensorBoard logs, projector files, t-SNE plot (ARGS='--help' for flags)"
@@ -34,6 +34,7 @@ help:
 	@echo "make assignments  otter-grader student and instructor notebooks, autograder archives and rubrics"
 	@echo "make slides  reveal.js slide decks of the notebooks, offline, and an index"
 	@echo "make notebooks  re-execute every notebook in a fresh kernel, storing its outputs"
+	@echo "make screenshots  TensorBoard screenshots for notebooks 03, 07, 08 from their runs (after make notebooks)"
 	@echo "make bench  benchmarks/pipeline.py on the configured corpus"
 	@echo "make lock   re-pin constraints.txt from a fresh install, and check that every supported Python resolves it"
 
@@ -90,6 +91,11 @@ slides: $(STAMP)
 # ARGS="02 08" runs only those.
 notebooks: $(STAMP)
 	$(BIN)/python -m tools.notebooks run $(ARGS)
+
+# TensorBoard as students see it: screenshots from a real TensorBoard in headless Chromium, on the logs that
+# notebooks 03, 07 and 08 wrote under notebooks/runs/ (make notebooks first), embedded in those notebooks.
+screenshots: $(STAMP)
+	$(BIN)/python -m tools.screenshots $(ARGS)
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/pipeline.py $(ARGS)

@@ -49,7 +49,8 @@ class Word2VecConfig:
     batching: str = "pairs"  # "pairs": batch_size pairs per step; "windows": batch_size centers with their windows
     lr_decay: str = "none"  # "none" or "linear" (to min_learning_rate at num_train_steps, as word2vec)
     min_learning_rate: float = 1e-4
-    init: str = "uniform"  # "uniform" in [-1, 1) (the lecture's intent) or "word2vec" ([-0.5, 0.5) / embed_size)
+    init: str = "uniform"  # "uniform": [-1, 1) (the 2017 lecture code; 2018 drew from [0, 1), notebook 03) or
+    # "word2vec": [-0.5, 0.5) / embed_size
     seed: int = 0
     # how negative sampling's step is computed (cs20lib.fused_op), not which step: see EXECUTION
     # "tf" (TensorFlow's ops), "fused" (the custom op on NumPy's batches), "loop" (the custom op making its own

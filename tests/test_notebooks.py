@@ -92,3 +92,47 @@ def test_structure_of_a_notebook(path):
     assert len(ignored) <= 2, f"{path.name}: {len(ignored)} cells ignore their output"
     for cell in ignored:
         assert "#" in "".join(cell["source"]), f"{path.name}: an ignored cell must say why in a comment"
+
+
+#: what a stored output must not show outside a cell that is meant to raise: a logged error, a traceback,
+#: a Python warning (``SomethingWarning:``) or TensorFlow's logging of a warning or an error
+NOISE = re.compile(
+    r"^(ERROR|WARNING|CRITICAL):[\w.]+:|^Traceback \(most recent call last\)|\b\w*Warning: |"
+    r"^[EW]\d{4} \d\d:\d\d:\d\d|^(ERROR|WARNING):tensorflow",
+    re.MULTILINE,
+)
+
+
+def output_text(output) -> str:
+    if output.get("output_type") == "stream":
+        return "".join(output.get("text", ""))
+    if output.get("output_type") == "error":
+        return "\n".join(output.get("traceback", []))
+    return "".join(output.get("data", {}).get("text/plain", ""))
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
+def test_no_stored_output_shows_an_error_or_warning_unless_the_cell_must_raise(path):
+    for index, cell in enumerate(code_cells(path)):
+        if "raises-exception" in cell["metadata"].get("tags", []):
+            continue
+        for output in cell["outputs"]:
+            found = NOISE.search(output_text(output))
+            assert found is None, (
+                f"{path.name}, code cell {index}: its stored output shows {found.group(0)!r}; find the cause "
+                "(or, if the lesson is that error, tag the cell raises-exception), then re-run the notebook"
+            )
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "ERROR:tensorflow:Couldn't match files for checkpoint runs/x/skip-gram-1000",
+        "WARNING:tensorflow:5 out of the last 5 calls to <function> triggered tf.function retracing",
+        "/x/site-packages/keras/src/a.py:12: UserWarning: Do not pass an `input_shape`",
+        "W0000 00:00:1733300000.000000   123 cpu_feature_guard.cc:210] This TensorFlow binary ...",
+        "Traceback (most recent call last):\n  File ...",
+    ],
+)
+def test_the_noise_check_catches_what_it_is_for(text):
+    assert NOISE.search(text), text

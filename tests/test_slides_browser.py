@@ -26,6 +26,13 @@ NOTEBOOKS = handouts.series(REPO / "notebooks")
 VIEWPORT = {"width": 1280, "height": 720}
 SCREENSHOT_DECK = "10_autodiff"  # has a plot
 
+#: the present slide's height as laid out (reveal.js scales the 1280x720 canvas to the window; the slide's own
+#: box keeps its unscaled height in offsetHeight), and the slide's first words
+HEIGHT_JS = """() => {
+  const slide = [...document.querySelectorAll('.reveal .slides section.present')].pop();
+  return [slide.scrollHeight, (slide.innerText || '').trim().slice(0, 60)];
+}"""
+
 OVERFLOW_JS = """() => {
   const slide = [...document.querySelectorAll('.reveal .slides section.present')].pop();
   const box = slide.getBoundingClientRect();
@@ -84,7 +91,7 @@ def test_deck_opens_offline_and_every_slide_fits(browser, slide_server, path):
         "math", "ms => ms.every(m => m.getBoundingClientRect().width > 0 || !m.closest('section.present'))"
     )
 
-    visited, overflowing, images = set(), {}, 0
+    visited, overflowing, too_tall, images = set(), {}, {}, 0
     for _ in range(20 * total):  # slides and fragments: bounded
         index = page.evaluate("() => Reveal.getSlidePastCount()")
         if index not in visited:
@@ -93,6 +100,9 @@ def test_deck_opens_offline_and_every_slide_fits(browser, slide_server, path):
             found = page.evaluate(OVERFLOW_JS)
             if found:
                 overflowing[index] = found
+            height, opening = page.evaluate(HEIGHT_JS)
+            if height > VIEWPORT["height"] + 1:
+                too_tall[index + 1] = f"{height} px: {opening!r}"
             shown = page.evaluate(
                 "() => [...[...document.querySelectorAll('.reveal .slides section.present')].pop()"
                 ".querySelectorAll('img')].map(i => [i.complete, i.naturalWidth])"
@@ -112,6 +122,9 @@ def test_deck_opens_offline_and_every_slide_fits(browser, slide_server, path):
     assert page.evaluate("() => Reveal.isLastSlide()"), "moving forward did not reach the last slide"
     assert visited == set(range(total)), f"slides never shown: {sorted(set(range(total)) - visited)}"
     assert overflowing == {}, f"wider than the slide at 1280x720: {overflowing}"
+    assert too_tall == {}, (
+        f"{path.stem}: slides taller than 720 px (split them, or tag a long cell handout-only): {too_tall}"
+    )
     stored = sum(
         1
         for cell in nbformat.read(path, as_version=4).cells

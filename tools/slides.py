@@ -2,7 +2,9 @@
 
 Each notebook's cells carry ``metadata.slideshow.slide_type`` (slide, subslide, fragment, skip,
 notes or ``-`` to continue the slide); nbconvert's slides exporter turns a notebook into one deck of
-its lecture code and stored outputs (solution cells are skipped). Into ``slides/`` (or ``--out``):
+its lecture code and stored outputs (solution cells are skipped). A cell tagged ``handout-only`` (a long
+listing, a long table) is not on the slides: one line there says that the handout has it, so that every
+slide fits 1280x720 and nothing runs below the slide's edge. Into ``slides/`` (or ``--out``):
 
 * ``NN_name.slides.html``: one deck per notebook, 1280x720 slides; math as MathML and images as data
   URIs (as in the handouts), no script or stylesheet from a CDN;
@@ -54,6 +56,22 @@ REVEAL_PARTS = (
     "package/LICENSE",
 )
 SLIDE_TYPES = ("slide", "subslide", "fragment", "skip", "notes", "-")
+HANDOUT_ONLY_TAG = "handout-only"
+
+
+def for_slides(notebook: nbformat.NotebookNode) -> nbformat.NotebookNode:
+    """The notebook as the deck shows it: each ``handout-only`` cell replaced by a line that points to the
+    handout (in the cell's place on its slide)."""
+    notebook = nbformat.from_dict(notebook)  # a copy
+    for index, cell in enumerate(notebook.cells):
+        if HANDOUT_ONLY_TAG not in cell.metadata.get("tags", []):
+            continue
+        lines = len(cell.source.splitlines())
+        what = f"the code ({lines} lines) and its output" if cell.cell_type == "code" else "this part"
+        note = nbformat.v4.new_markdown_cell(f"*In the handout: {what}.*")
+        note.metadata["slideshow"] = dict(cell.metadata.get("slideshow", {"slide_type": "-"}))
+        notebook.cells[index] = note
+    return notebook
 
 
 class SlidesError(RuntimeError):
@@ -190,7 +208,7 @@ def build(notebook_dir: Path, out: Path, log=print) -> dict:
             title, summary = title_and_summary(notebook, path)
             count = slide_count(notebook, path)
             resources = {"metadata": {"name": path.stem, "path": str(path.parent)}}
-            body, _ = exporter.from_notebook_node(notebook, resources=resources)
+            body, _ = exporter.from_notebook_node(for_slides(notebook), resources=resources)
             (staging / f"{path.stem}.slides.html").write_text(body, encoding="utf-8")
             entries.append({"stem": path.stem, "title": title, "summary": summary, "slides": count})
             log(f"slides {path.stem}: {count}")
