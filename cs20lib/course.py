@@ -148,6 +148,20 @@ def series() -> list[str]:
     return names
 
 
+#: pages that go with the notebooks: the course map and the TF1 -> TF2 cheat sheet
+COMPANION_PAGES = ("README.md", "TF1_to_TF2.md")
+
+
+def companions() -> list[str]:
+    """The companion pages the installed series carries (:data:`COMPANION_PAGES`)."""
+    folder = resources.files(SERIES_PACKAGE)
+    return [name for name in COMPANION_PAGES if folder.joinpath(name).is_file()]
+
+
+def _load_text(name: str) -> str:
+    return resources.files(SERIES_PACKAGE).joinpath(name).read_text(encoding="utf-8")
+
+
 def recorded_result(name: str) -> dict:
     """A benchmark's figures of record (``benchmarks/results/<name>.json`` in the clone, carried by the wheel):
     what the notebooks and the README quote, so that every figure has one source."""
@@ -219,8 +233,8 @@ def write_notebooks(destination, *, edition: str = "instructor", force: bool = F
     written_before = _read_manifest(manifest_path)
     plan: list[tuple[Path, str, str]] = []  # (path, text, what happens)
     changed: list[Path] = []
-    for name in series():
-        text = _for_this_environment(_load(name), edition)
+    for name in series() + companions():
+        text = _for_this_environment(_load(name), edition) if name.endswith(".ipynb") else _load_text(name)
         path = destination / name
         if not path.exists():
             plan.append((path, text, "new"))

@@ -56,7 +56,9 @@ def written(folder):
 
 def test_the_series_is_written_with_the_environments_kernel_and_stored_outputs(tmp_path):
     paths = course.write_notebooks(tmp_path / "mine", log=lambda line: None)
-    assert [path.name for path in paths] == NOTEBOOKS
+    assert [path.name for path in paths] == NOTEBOOKS + ["README.md", "TF1_to_TF2.md"]
+    for page in ("README.md", "TF1_to_TF2.md"):  # the course map and the cheat sheet go with them
+        assert (tmp_path / "mine" / page).read_text() == (REPO / "notebooks" / page).read_text()
     notebooks = written(tmp_path / "mine")
     for name, notebook in notebooks.items():
         original = json.loads((REPO / "notebooks" / name).read_text())
@@ -108,7 +110,8 @@ def test_an_unchanged_earlier_version_is_updated_and_an_identical_one_left_alone
     (tmp_path / course.MANIFEST).write_text(json.dumps(manifest))
     lines = []
     course.write_notebooks(tmp_path, log=lines.append)
-    assert path.read_text() != older and "1 updated" in lines[-1] and f"{len(NOTEBOOKS) - 1} up to date" in lines[-1]
+    up_to_date = len(NOTEBOOKS) - 1 + len(course.COMPANION_PAGES)  # the other notebooks and the companion pages
+    assert path.read_text() != older and "1 updated" in lines[-1] and f"{up_to_date} up to date" in lines[-1]
 
 
 def test_the_command_line_writes_the_series_and_refuses_to_overwrite(tmp_path):

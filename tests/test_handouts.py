@@ -83,6 +83,7 @@ def test_build_writes_both_editions_index_and_zip(series_dir, tmp_path):
         and 'href="student/01_topic.html"' in index
         and 'href="instructor/00_topic.html"' in index
     )
+    assert "core · read first: none · run time: not run yet" in index  # the course map's line (tools/notebooks.py)
     instructor = (out / "instructor" / "00_topic.html").read_text()
     student = (out / "student" / "00_topic.html").read_text()
     assert "secret_answer" in instructor and "49" in instructor
@@ -195,3 +196,13 @@ def test_pdf_auto_without_chromium_builds_html_and_says_why(series_dir, tmp_path
     assert not list((tmp_path / "out").rglob("*.pdf"))
     assert any("PDF handouts skipped" in line and "apt-get install chromium" in line for line in lines)
     assert "(PDF)" not in (tmp_path / "out" / "index.html").read_text()
+
+
+def test_the_index_carries_the_course_map_and_the_cheat_sheet(tmp_path):
+    out = tmp_path / "handouts"
+    handouts.build(REPO / "notebooks", out, pdf="no", log=lambda line: None)
+    index = (out / "index.html").read_text()
+    assert index.count("read first:") == len(handouts.series(REPO / "notebooks"))
+    assert "beyond · read first:" in index and 'href="tf1_to_tf2.html"' in index
+    sheet = (out / "tf1_to_tf2.html").read_text()
+    assert "<table>" in sheet and "<code>tf.GradientTape</code>" in sheet and "<script" not in sheet

@@ -136,3 +136,17 @@ def test_no_stored_output_shows_an_error_or_warning_unless_the_cell_must_raise(p
 )
 def test_the_noise_check_catches_what_it_is_for(text):
     assert NOISE.search(text), text
+
+
+def test_the_course_map_is_current_with_the_stored_run_times():
+    from tools import notebooks
+
+    page = (REPO / "notebooks" / "README.md").read_text()
+    assert page == notebooks.syllabus(), "notebooks/README.md is stale: python -m tools.notebooks syllabus"
+    assert set(notebooks.SYLLABUS) == {path.stem[:2] for path in NOTEBOOKS}
+    for path in NOTEBOOKS:
+        part, needs = notebooks.SYLLABUS[path.stem[:2]]
+        assert part == ("beyond" if path.stem[:2] in ("11", "12") else "core")
+        assert all(need < path.stem[:2] for need in needs), f"{path.stem} builds on a later notebook"
+        assert f"]({path.name}) |" in page
+    assert "not run yet" not in page

@@ -186,6 +186,7 @@ li {{ margin: 0.7rem 0; }}
 .title {{ font-weight: 600; }}
 .links a {{ margin-right: 0.8rem; font-size: 0.9rem; }}
 .summary {{ display: block; }}
+.meta {{ display: block; color: #555; font-size: 0.9rem; }}
 @media print {{ .links {{ display: none; }} }}
 </style>
 </head>
@@ -195,7 +196,9 @@ li {{ margin: 0.7rem 0; }}
 autodiff</em>, on today's TensorFlow. Each notebook shows the lecture's TF1 idiom beside TF2's.
 The <strong>student edition</strong> replaces each exercise's solution with a placeholder; the
 <strong>instructor edition</strong> keeps them.
-Student notebooks to run in JupyterLab: <a href="{zip_name}">{zip_name}</a>.{book_links}</p>
+Student notebooks to run in JupyterLab: <a href="{zip_name}">{zip_name}</a>.{book_links}{cheat_sheet}</p>
+<p>Notebooks 00-10 are the lecture's core; those marked <em>beyond</em> go further. Under each: its part,
+the notebooks to read first, and how long its stored outputs took to make on the course's 2-core machine.</p>
 <ol start="0">
 {items}
 </ol>
@@ -217,9 +220,15 @@ def index_page(entries: list[dict], with_pdf: bool) -> str:
         links = [f'<a href="{edition}/{entry["stem"]}.html">{edition} (HTML)</a>' for edition in EDITIONS]
         if with_pdf:
             links += [f'<a href="{edition}/{entry["stem"]}.pdf">{edition} (PDF)</a>' for edition in EDITIONS]
+        meta = ""
+        if entry.get("part"):
+            needs = ", ".join(entry["needs"]) or "none"
+            meta = (
+                f'<span class="meta">{entry["part"]} · read first: {needs} · run time: {entry["run_time"]}</span>'
+            )
         items.append(
             f'<li id="{entry["stem"]}"><span class="title">{inline_code(entry["title"])}</span>'
-            f'<span class="summary">{html.escape(entry["summary"])}</span>'
+            f'<span class="summary">{html.escape(entry["summary"])}</span>{meta}'
             f'<span class="links">{"".join(links)}</span></li>'
         )
     book_links = ""
@@ -229,7 +238,46 @@ def index_page(entries: list[dict], with_pdf: bool) -> str:
             + ", ".join(f'<a href="{edition}.pdf">{edition}</a>' for edition in EDITIONS)
             + "."
         )
-    return INDEX_TEMPLATE.format(items="\n".join(items), zip_name=ZIP_NAME, book_links=book_links)
+    cheat_sheet = (
+        f' The TF1 -> TF2 idioms on one page: <a href="{CHEAT_SHEET_PAGE}">{CHEAT_SHEET_PAGE}</a>.'
+        if any(entry.get("cheat_sheet") for entry in entries)
+        else ""
+    )
+    return INDEX_TEMPLATE.format(
+        items="\n".join(items), zip_name=ZIP_NAME, book_links=book_links, cheat_sheet=cheat_sheet
+    )
+
+
+CHEAT_SHEET = "TF1_to_TF2.md"
+CHEAT_SHEET_PAGE = "tf1_to_tf2.html"
+CHEAT_SHEET_TEMPLATE = """<!DOCTYPE html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1.0">
+<title>cs20-word2vec: TF1 to TF2</title>
+<link rel="icon" href="data:,">
+<style>
+body {{ font-family: "DejaVu Sans", system-ui, sans-serif; max-width: 60rem; margin: 2rem auto; padding: 0 1rem;
+        line-height: 1.45; color: #222; }}
+code {{ font-family: "DejaVu Sans Mono", monospace; font-size: 0.88em; }}
+table {{ border-collapse: collapse; margin: 0.6rem 0 1.2rem; }}
+th, td {{ border: 1px solid #ccc; padding: 0.3rem 0.5rem; vertical-align: top; text-align: left; }}
+@media print {{ body {{ margin: 0; max-width: none; }} }}
+</style>
+</head>
+<body>
+{body}
+</body>
+</html>
+"""
+
+
+def cheat_sheet_page(markdown_text: str) -> str:
+    """The TF1 -> TF2 cheat sheet (notebooks/TF1_to_TF2.md) as a self-contained HTML page."""
+    import mistune
+
+    return CHEAT_SHEET_TEMPLATE.format(body=mistune.create_markdown(plugins=["table"])(markdown_text))
 
 
 # --------------------------------------------------------------------------------------------
@@ -247,6 +295,17 @@ install the course's wheel (`pip install cs20_word2vec-*.whl`, which `make wheel
 run `make lab` in the project, then open these notebooks from JupyterLab with that environment's Python 3
 kernel.
 """
+
+
+def course_map_entry(notebook: nbformat.NotebookNode, path: Path) -> dict:
+    """The notebook's line of the course map (tools/notebooks.py): part, read first, run time; empty if unknown."""
+    from tools import notebooks
+
+    known = notebooks.SYLLABUS.get(path.name[:2])
+    if known is None:
+        return {}
+    part, needs = known
+    return {"part": part, "needs": needs, "run_time": notebooks.rounded_time(notebooks.run_seconds(notebook))}
 
 
 def write_student_zip(student_notebooks: list[tuple[str, nbformat.NotebookNode]], path: Path) -> None:
@@ -359,8 +418,13 @@ def build(notebook_dir: Path, out: Path, pdf: str = "auto", log=print) -> dict:
                 (staging / edition / f"{path.stem}.html").write_text(
                     exporters[edition].render(version, path.stem, path.parent), encoding="utf-8"
                 )
-            entries.append({"stem": path.stem, "title": title, "summary": summary})
+            entries.append({"stem": path.stem, "title": title, "summary": summary, **course_map_entry(notebook, path)})
             log(f"html  {path.stem}")
+        if (Path(notebook_dir) / CHEAT_SHEET).is_file():
+            (staging / CHEAT_SHEET_PAGE).write_text(
+                cheat_sheet_page((Path(notebook_dir) / CHEAT_SHEET).read_text(encoding="utf-8")), encoding="utf-8"
+            )
+            entries[0]["cheat_sheet"] = True
         write_student_zip(students, staging / ZIP_NAME)
         if chromium:
             for edition in EDITIONS:
