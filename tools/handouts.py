@@ -223,9 +223,7 @@ def index_page(entries: list[dict], with_pdf: bool) -> str:
         meta = ""
         if entry.get("part"):
             needs = ", ".join(entry["needs"]) or "none"
-            meta = (
-                f'<span class="meta">{entry["part"]} · read first: {needs} · run time: {entry["run_time"]}</span>'
-            )
+            meta = f'<span class="meta">{entry["part"]} · read first: {needs} · run time: {entry["run_time"]}</span>'
         items.append(
             f'<li id="{entry["stem"]}"><span class="title">{inline_code(entry["title"])}</span>'
             f'<span class="summary">{html.escape(entry["summary"])}</span>{meta}'

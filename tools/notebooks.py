@@ -18,6 +18,7 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+import textwrap
 import time
 from datetime import datetime
 from pathlib import Path
@@ -128,15 +129,18 @@ def syllabus(paths: list[Path] | None = None) -> str:
             "",
             "<!-- written by `python -m tools.notebooks syllabus` (and `make notebooks`): edit tools/notebooks.py -->",
             "",
-            f"Notebooks {core[0]}-{core[-1]} are the lecture's core: word2vec on text8 with NCE, structuring the",
-            "model, name and variable scopes, collections, checkpoints, summaries and TensorBoard, the projector",
-            "and t-SNE, seeds and autodiff, each in the lecture's TF1 idiom (`tf.compat.v1`, in its own",
-            "`tf.Graph`) beside TensorFlow 2's. The notebooks marked *beyond* go further than the lecture did. Open",
-            "them in order in",
-            "JupyterLab (`make lab`, or `jupyter lab` in a folder written by `cs20 notebooks DIR`); each runs top to",
-            "bottom in a fresh kernel. *Run time* is the time the stored outputs took to make, top to bottom on the",
-            f"course's 2-core reference machine (all {len(paths)}: {rounded_time(total)}); *read first* names the",
-            "notebooks each one builds on.",
+            textwrap.fill(
+                f"Notebooks {core[0]}-{core[-1]} are the lecture's core: word2vec on text8 with NCE, structuring "
+                "the model, name and variable scopes, collections, checkpoints, summaries and TensorBoard, the "
+                "projector and t-SNE, seeds and autodiff, each in the lecture's TF1 idiom (`tf.compat.v1`, in its "
+                "own `tf.Graph`) beside TensorFlow 2's. The notebooks marked *beyond* go further than the lecture "
+                "did. Open them in order in JupyterLab (`make lab`, or `jupyter lab` in a folder written by `cs20 "
+                "notebooks DIR`); each runs top to bottom in a fresh kernel. *Run time* is the time the stored "
+                "outputs took to make, top to bottom on the course's 2-core reference machine (all "
+                f"{len(paths)}: {rounded_time(total)}); *read first* names the notebooks each one builds on.",
+                width=105,
+                break_on_hyphens=False,
+            ),
             "",
             "| # | notebook | what it covers | read first | run time | part |",
             "|---|---|---|---|---:|---|",
