@@ -153,3 +153,19 @@ def test_this_environment_has_the_pinned_versions():
         if installed != version:
             wrong[name] = (version, installed)
     assert not wrong, f"installed versions differ from constraints.txt (pinned, installed): {wrong}"
+
+
+def test_the_readmes_figures_for_the_main_job_are_the_recorded_ones():
+    demo = course.recorded_result("demo")
+    readme = (REPO / "README.md").read_text()
+    row = next(line for line in readme.splitlines() if line.startswith("| `word2vec` (default) |"))
+    assert f"{demo['end_to_end_s']:.0f} s end to end" in row
+    assert f"({demo['training_s']:.1f} s of it training" in row
+    assert f"analogy {demo['analogy']:.1%}" in row and f"WordSim-353 {demo['wordsim']:.3f}" in row
+    record = course.recorded_result("vs_gensim-default-wiki_text8like")
+    deterministic = course.recorded_result("vs_gensim-default-wiki_text8like-deterministic")
+    for figures, quoted in ((record, "0.35x"), (deterministic, "0.47x")):
+        ours, gensim = (
+            next(r for r in figures["results"] if r["system"] == name) for name in ("cs20lib-tf2", "gensim")
+        )
+        assert f"{ours['train_s'] / gensim['train_s']:.2f}x" == quoted and quoted in readme
