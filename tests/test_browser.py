@@ -129,7 +129,7 @@ def test_index_lists_the_series_in_order_and_every_link_works(browser, handout_s
             and item.locator(".summary").inner_text() == summary
         )
     hrefs = page.eval_on_selector_all("a[href]", "links => links.map(a => a.getAttribute('href'))")
-    assert len(hrefs) == 4 * len(NOTEBOOKS) + 3  # 2 editions x (HTML, PDF) each, the zip, 2 books
+    assert len(hrefs) == 4 * len(NOTEBOOKS) + 4  # 2 editions x (HTML, PDF) each, the zip, 2 books, the cheat sheet
     for href in hrefs:
         assert (built_handouts / href).is_file(), href
     assert watch.errors == [] and watch.offsite == [] and watch.failed == []

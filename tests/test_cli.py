@@ -3,6 +3,7 @@
 
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -163,9 +164,9 @@ def test_the_word2vec_preset_trains_its_epochs_on_windows(tmp_path):
     config = json.loads((run_dir / "config.json").read_text())
     preset = PRESETS["word2vec"]
     assert {name: config[name] for name in preset.settings} == {**preset.settings, "skip_step": config["skip_step"]}
-    assert f"({preset.epochs:.2f} epochs" in result.stdout.replace(
-        f"{preset.epochs + 0.01:.2f}", f"{preset.epochs:.2f}"
-    )
+    # the plan rounds the steps up to whole batches: on the toy corpus that is a few hundredths of an epoch
+    (epochs,) = re.findall(r"\(([\d.]+) epochs", result.stdout)
+    assert preset.epochs <= float(epochs) < preset.epochs + 0.05
     assert "This was the word2vec preset" in result.stdout and "--preset lecture" in result.stdout
 
 
