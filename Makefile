@@ -22,7 +22,7 @@ STAMP := $(VENV)/.cs20-installed
 ARGS ?=
 PYTEST_ARGS ?=
 
-.PHONY: help venv demo test check lab handouts assignments slides screenshots bench notebooks wheel lock clean
+.PHONY: help venv demo test check lab handouts assignments slides fit-slides screenshots bench notebooks wheel lock clean
 
 help:
 	@echo "make demo   train word2vec and write checkpoints, TensorBoard logs, projector files, t-SNE plot (ARGS='--help' for flags)"
@@ -33,6 +33,7 @@ help:
 	@echo "make handouts  HTML handouts (instructor + student editions), student zip, and PDFs when Chromium is installed"
 	@echo "make assignments  otter-grader student and instructor notebooks, autograder archives and rubrics"
 	@echo "make slides  reveal.js slide decks of the notebooks, offline, and an index"
+	@echo "make fit-slides  break the slides that run over 1280x720, measured in Chromium (after make notebooks)"
 	@echo "make notebooks  re-execute every notebook in a fresh kernel, storing its outputs"
 	@echo "make screenshots  TensorBoard screenshots for notebooks 03, 07, 08 from their runs (after make notebooks)"
 	@echo "make bench  benchmarks/pipeline.py on the configured corpus"
@@ -86,6 +87,10 @@ assignments: $(STAMP)
 # slides/: one reveal.js deck per notebook and index.html, with reveal.js from a pinned, checked local copy.
 slides: $(STAMP)
 	$(BIN)/python -m tools.slides $(ARGS)
+
+# After re-executing notebooks: measure the decks in Chromium and break slides that run over 1280x720.
+fit-slides: $(STAMP)
+	$(BIN)/python -m tools.fit_slides $(ARGS)
 
 # Re-execute every notebook top to bottom in a fresh kernel and store its outputs (then `make test`);
 # ARGS="02 08" runs only those.

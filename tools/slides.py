@@ -3,8 +3,10 @@
 Each notebook's cells carry ``metadata.slideshow.slide_type`` (slide, subslide, fragment, skip,
 notes or ``-`` to continue the slide); nbconvert's slides exporter turns a notebook into one deck of
 its lecture code and stored outputs (solution cells are skipped). A cell tagged ``handout-only`` (a long
-listing, a long table) is not on the slides: one line there says that the handout has it, so that every
-slide fits 1280x720 and nothing runs below the slide's edge. Into ``slides/`` (or ``--out``):
+listing, a long table) is not on the slides: one line there says that the handout has it; a long cell
+tagged ``slides-output-only`` shows its output (a plot) under one line that points to the handout for its
+code. So every slide fits 1280x720 and nothing runs below the slide's edge (``python -m tools.fit_slides``
+sets the slide breaks and these tags from the decks as Chromium draws them). Into ``slides/`` (or ``--out``):
 
 * ``NN_name.slides.html``: one deck per notebook, 1280x720 slides; math as MathML and images as data
   URIs (as in the handouts), no script or stylesheet from a CDN;
@@ -57,6 +59,7 @@ REVEAL_PARTS = (
 )
 SLIDE_TYPES = ("slide", "subslide", "fragment", "skip", "notes", "-")
 HANDOUT_ONLY_TAG = "handout-only"
+OUTPUT_ONLY_TAG = "slides-output-only"  # a long cell whose output (a plot) is the point: the slide shows that
 
 
 def for_slides(notebook: nbformat.NotebookNode) -> nbformat.NotebookNode:
@@ -64,12 +67,17 @@ def for_slides(notebook: nbformat.NotebookNode) -> nbformat.NotebookNode:
     handout (in the cell's place on its slide)."""
     notebook = nbformat.from_dict(notebook)  # a copy
     for index, cell in enumerate(notebook.cells):
+        if OUTPUT_ONLY_TAG in cell.metadata.get("tags", []) and cell.cell_type == "code":
+            cell.source = f"# the code ({len(cell.source.splitlines())} lines) is in the handout; its output:"
+            continue
         if HANDOUT_ONLY_TAG not in cell.metadata.get("tags", []):
             continue
         lines = len(cell.source.splitlines())
         what = f"the code ({lines} lines) and its output" if cell.cell_type == "code" else "this part"
         note = nbformat.v4.new_markdown_cell(f"*In the handout: {what}.*")
         note.metadata["slideshow"] = dict(cell.metadata.get("slideshow", {"slide_type": "-"}))
+        if "id" in cell:
+            note["id"] = cell["id"]  # the cell's place in the deck keeps its id (tools/fit_slides.py)
         notebook.cells[index] = note
     return notebook
 
