@@ -33,7 +33,9 @@ class SkipGram(tf.Module):
 
     ``output_weight`` and ``output_bias`` are the lecture's ``nce_weight`` and ``nce_bias`` (word2vec's
     ``syn1neg``; negative sampling uses no bias). ``init="uniform"`` starts ``embed_matrix`` in [-1, 1)
-    and ``output_weight`` from a truncated normal with stddev 1/sqrt(embed_size), as the lecture;
+    (the course's 2017 code; its 2018 listing's ``random_uniform_initializer()`` drew from [0, 1), see
+    :mod:`cs20lib.tf1_model`) and ``output_weight`` from a truncated normal with stddev 1/sqrt(embed_size),
+    as the lecture;
     ``init="word2vec"`` uses the C tool's [-0.5, 0.5) / embed_size and zeros.
 
     Created under a ``tf.distribute`` strategy's scope, the two tables become that strategy's

@@ -24,7 +24,10 @@ pytestmark = pytest.mark.slow  # clusters of processes and whole training runs
 #: a small word2vec run on the toy corpus: 1,200 steps of 512 centers, 32 dimensions. The toy corpus has 457
 #: words, so a batch holds each word many times and TensorFlow's ops add up all its updates in one step: at the
 #: preset's 2,048 centers and subsampling 1e-3 that diverges here, so the batch is smaller and frequent words rarer
-TOY = "--corpus toy --preset word2vec --batch-size 512 --sample 1e-4 --embed-size 32 --init word2vec --skip-step 300 --tsne-words 0 --quiet".split()
+TOY = (
+    "--corpus toy --preset word2vec --batch-size 512 --sample 1e-4 --embed-size 32 --init word2vec --skip-step 300 "
+    "--tsne-words 0 --quiet"
+).split()
 TIMEOUT = 420
 
 

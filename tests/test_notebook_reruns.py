@@ -33,6 +33,10 @@ def source(cell) -> str:
 
 
 def run(client, cell, index):
+    """Execute ``cell`` as the notebook's cell ``index``; an index past the end appends it (nbclient stores the
+    executed cell back at its index)."""
+    if index == len(client.nb.cells):
+        client.nb.cells.append(cell)
     cell.outputs = []
     client.execute_cell(cell, index)
     return cell.outputs

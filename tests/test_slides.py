@@ -106,7 +106,9 @@ def test_long_cells_leave_the_slides_but_keep_their_place():
     listing = nbformat.v4.new_code_cell("x = 1\n" * 40, metadata={"tags": [slides.HANDOUT_ONLY_TAG]})
     listing.metadata["slideshow"] = {"slide_type": "subslide"}
     plot = nbformat.v4.new_code_cell("y = 2\n" * 30, metadata={"tags": [slides.OUTPUT_ONLY_TAG]})
-    plot.outputs = [nbformat.v4.new_output("display_data", data={"image/png": "iVBORw0KGgo=", "text/plain": "<Figure>"})]
+    plot.outputs = [
+        nbformat.v4.new_output("display_data", data={"image/png": "iVBORw0KGgo=", "text/plain": "<Figure>"})
+    ]
     notebook = nbformat.v4.new_notebook(cells=[listing, plot])
     shown = slides.for_slides(notebook)
     note, shown_plot = shown.cells

@@ -48,7 +48,9 @@ def measure(page, url: str) -> list[tuple[int, list]]:
     page.goto(url)
     page.wait_for_function("() => window.Reveal && Reveal.isReady()", timeout=30_000)
     found = []
-    for h, stack in enumerate(page.evaluate("() => Reveal.getHorizontalSlides().map(s => s.querySelectorAll('section').length || 1)")):
+    for h, stack in enumerate(
+        page.evaluate("() => Reveal.getHorizontalSlides().map(s => s.querySelectorAll('section').length || 1)")
+    ):
         for v in range(stack):
             page.evaluate(f"() => Reveal.slide({h}, {v}, 99)")  # all its fragments shown: they take space anyway
             page.wait_for_timeout(30)
@@ -123,7 +125,7 @@ def fit(paths: list[Path], log=print) -> dict[str, int]:
                         cell.metadata.setdefault("tags", []).append(tag)
                     nbformat.write(notebook, path)
                     changes[path.stem] += len(splits) + len(handout_only)
-                    log(f"{path.name}: {len(splits)} new subslides, {len(handout_only)} long cells tagged for the handout")
+                    log(f"{path.name}: {len(splits)} new subslides, {len(handout_only)} long cells left to the handout")
                     still.append(path)
                 pending = still
             browser.close()
