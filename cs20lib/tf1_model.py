@@ -5,7 +5,7 @@ This is the class from the lecture's ``04_word2vec_visualize.py``, method for me
 (``get_variable`` + ``embedding_lookup``), ``_create_loss`` (``tf.nn.nce_loss``), ``_create_optimizer``
 (``GradientDescentOptimizer`` with a non-trainable ``global_step``), ``_create_summaries`` (merged
 summaries for a ``FileWriter``), ``build_graph``, ``train`` (a ``Saver`` checkpoint every ``skip_step``
-steps; resumes from ``get_checkpoint_state`` and continues the step count) and ``visualize`` (the
+steps; resumes from the latest checkpoint and continues the step count) and ``visualize`` (the
 projector files). Name scopes ``data``, ``embed``, ``loss``, ``summaries`` as in the lecture's graph.
 
 What differs from the lecture, each a defect of the original:
@@ -15,10 +15,11 @@ What differs from the lecture, each a defect of the original:
   with ``Variable global_step already exists``.
 * ``nce_bias`` is sized by the model's ``vocab_size``; the lecture used the global ``VOCAB_SIZE``.
 * The histogram summary is named ``histogram_loss``; the lecture's ``'histogram loss'`` has a space,
-  which TensorFlow rejects as a name and renames with a warning.
-* ``embed_matrix`` is initialised uniformly in [-1, 1), as the lecture's first version
-  (``tf.random_uniform([VOCAB_SIZE, EMBED_SIZE], -1.0, 1.0)``) did; the class version's
-  ``tf.random_uniform_initializer()`` defaults to [0, 1), which starts every vector in one orthant.
+  which TensorFlow rejects as a name and renames, saying so only in an INFO log message.
+* ``embed_matrix`` is initialised uniformly in [-1, 1) on purpose. The lecture's 2018 listing calls
+  ``tf.random_uniform_initializer()``, whose defaults (``minval=0``, ``maxval=1`` for floats) give
+  [0, 1) and start every vector in one orthant; the course's 2017 code drew from [-1, 1)
+  (``tf.random_uniform([VOCAB_SIZE, EMBED_SIZE], -1.0, 1.0)``), the intent kept here.
 * Checkpoints go to ``<run_dir>/checkpoints`` under relative paths (``save_relative_paths``), so a
   run directory can be copied or moved, and ``run_dir`` records the hyperparameters
   (``config.json``): restoring a checkpoint written with other hyperparameters is refused with a clear
