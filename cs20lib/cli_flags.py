@@ -299,25 +299,20 @@ def preset_name(args: argparse.Namespace) -> str:
 def config_from(args: argparse.Namespace) -> Word2VecConfig:
     """The preset's settings with every flag given on the command line on top."""
     preset = PRESETS[preset_name(args)]
-    settings = dict(preset.settings)
+    overrides = {}
     for _, name, _, _ in TRAINING_FLAGS:
         if getattr(args, name) is not None:
-            settings[name] = getattr(args, name)
+            overrides[name] = getattr(args, name)
     if args.keep_unk is not None:
-        settings["keep_unk"] = args.keep_unk
+        overrides["keep_unk"] = args.keep_unk
     for name in ("kernel", "hogwild", "fused_update"):  # the train command's only
         if getattr(args, name, None) is not None:
-            settings[name] = getattr(args, name)
-    if settings.get("vocab_size") == 0:
-        settings["vocab_size"] = None
+            overrides[name] = getattr(args, name)
+    if overrides.get("vocab_size") == 0:
+        overrides["vocab_size"] = None
     if args.steps is not None:
-        settings["num_train_steps"] = args.steps
-    keep_pair_rate = args.batch_size is not None and args.learning_rate is None
-    if keep_pair_rate and settings.get("loss") == "negative" and "learning_rate" in preset.settings:
-        # the preset's rate is per pair times its batch size; another batch size keeps the rate per pair
-        pair_rate = preset.settings["learning_rate"] / preset.settings.get("batch_size", 128)
-        settings["learning_rate"] = pair_rate * args.batch_size
-    config = Word2VecConfig(**settings)
+        overrides["num_train_steps"] = args.steps
+    config = preset.config(**overrides)  # another --batch-size keeps the preset's rate per pair
     return config.replace(skip_step=min(config.skip_step, config.num_train_steps))
 
 

@@ -150,7 +150,7 @@ class Word2VecConfig:
     @property
     def pair_learning_rate(self) -> float:
         """The step one (input, output) pair gets in negative sampling: ``learning_rate / batch_size`` (the rate is
-        that of the batch-mean loss, so the word2vec preset's 0.025 * 512 is word2vec's 0.025 per pair)."""
+        that of the batch-mean loss, so the word2vec preset's 0.025 * 2048 is word2vec's 0.025 per pair)."""
         return self.learning_rate / self.batch_size
 
     def noise_words(self) -> int:
@@ -193,7 +193,15 @@ class Preset:
     epochs: float | None = None  # train this many passes over the corpus instead of settings' num_train_steps
 
     def config(self, **overrides) -> Word2VecConfig:
-        return Word2VecConfig(**{**self.settings, **overrides})
+        """The recipe's config with ``overrides`` on top. Another ``batch_size`` without a ``learning_rate``
+        keeps the recipe's rate per pair (negative sampling's step is ``learning_rate / batch_size`` a pair),
+        as ``--batch-size`` does on the command line."""
+        settings = {**self.settings, **overrides}
+        rescale = "batch_size" in overrides and "learning_rate" not in overrides
+        if rescale and settings.get("loss") == "negative" and "learning_rate" in self.settings:
+            pair_rate = self.settings["learning_rate"] / self.settings.get("batch_size", 128)
+            settings["learning_rate"] = pair_rate * settings["batch_size"]
+        return Word2VecConfig(**settings)
 
 
 #: The recipes ``python -m cs20lib train --preset NAME`` starts from (explicit flags override them).

@@ -594,3 +594,13 @@ def test_ctrl_c_stops_a_run_started_in_the_background_and_names_its_checkpoint(t
     assert process.returncode == 130, out
     line = next(line for line in out.splitlines() if line.startswith("interrupted at step"))
     assert f"the last checkpoint is {run_dir / 'checkpoints'}/ckpt-" in line and "resume from it" in line, out
+
+
+def test_a_preset_with_another_batch_size_keeps_its_rate_per_pair():
+    """In code as on the command line: negative sampling's step is learning_rate / batch_size a pair."""
+    preset = PRESETS["word2vec"]
+    assert preset.config().pair_learning_rate == pytest.approx(0.025)
+    assert preset.config(batch_size=512).learning_rate == pytest.approx(0.025 * 512)
+    assert preset.config(batch_size=512, learning_rate=1.0).learning_rate == 1.0  # a rate given is kept
+    lecture = PRESETS["lecture"]  # NCE: its rate is the lecture's, whatever the batch
+    assert lecture.config(batch_size=64).learning_rate == lecture.config().learning_rate == 1.0
