@@ -243,12 +243,18 @@ def _projector(page, url: str, shot: Shot, word: str) -> dict:
     match = frame.locator("vz-projector-inspector-panel .matches-list .row a.label").filter(
         has_text=re.compile(f"^\\s*{re.escape(word)}\\s*$")
     )
-    try:
-        match.first.click(timeout=PAGE_TIMEOUT_MS)  # select the word: its nearest neighbours are listed
-    except Exception:
-        raise ScreenshotError(f"{shot.name}: searching the projector for {word!r} found no point") from None
     neighbours = frame.locator("vz-projector-inspector-panel .nn-list .neighbor")
-    neighbours.first.wait_for(timeout=PAGE_TIMEOUT_MS)
+    deadline = time.monotonic() + PAGE_TIMEOUT_MS / 1000
+    while time.monotonic() < deadline:  # one match is selected by the projector itself; several are listed
+        if neighbours.count() > 0 and re.search(r"\b1 matches\b", frame.evaluate(_DEEP_TEXT)):
+            break
+        if match.count() > 0:
+            match.first.click()  # select the word: its nearest neighbours are listed
+            neighbours.first.wait_for(timeout=PAGE_TIMEOUT_MS)
+            break
+        page.wait_for_timeout(250)
+    else:
+        raise ScreenshotError(f"{shot.name}: searching the projector for {word!r} found no point")
     page.mouse.move(VIEWPORT["width"] - 5, VIEWPORT["height"] - 5)  # no tooltip left where the click was
     page.wait_for_timeout(3000)  # the camera's move to the selection
     listed = neighbours.evaluate_all(
