@@ -125,11 +125,12 @@ def test_the_tool_takes_every_shot_from_a_real_tensorboard_and_checks_its_captio
     assert facts["03_graph_with_scopes"]["nodes_drawn"] < facts["03_graph_without_scopes"]["nodes_drawn"]
     record = json.loads((out / "screenshots.json").read_text())
     assert record["shots"] == taken
-    # every TensorBoard the tool started has ended
+    # every TensorBoard the tool started has ended (the tool starts them in tmp_path: others' are not ours)
     leftovers = []
     for pid in set(os.listdir("/proc")) - before:
         with contextlib.suppress(OSError):
-            if pid.isdigit() and b"tensorboard" in (open(f"/proc/{pid}/cmdline", "rb").read()):
+            ours = pid.isdigit() and os.readlink(f"/proc/{pid}/cwd") == str(tmp_path)
+            if ours and b"tensorboard" in (open(f"/proc/{pid}/cmdline", "rb").read()):
                 leftovers.append(int(pid))
     for pid in leftovers:
         with contextlib.suppress(ProcessLookupError):

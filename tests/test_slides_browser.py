@@ -125,14 +125,15 @@ def test_deck_opens_offline_and_every_slide_fits(browser, slide_server, path):
     assert too_tall == {}, (
         f"{path.stem}: slides taller than 720 px (split them, or tag a long cell handout-only): {too_tall}"
     )
-    stored = sum(
-        1
+    shown_cells = [
+        cell
         for cell in nbformat.read(path, as_version=4).cells
         if cell.metadata.get("slideshow", {}).get("slide_type") != "skip"
-        for output in cell.get("outputs", [])
-        if "image/png" in output.get("data", {})
-    )
-    assert images == stored, "every stored plot of the lecture is on a slide"
+        and slides.HANDOUT_ONLY_TAG not in cell.metadata.get("tags", [])
+    ]
+    plots = sum("image/png" in output.get("data", {}) for cell in shown_cells for output in cell.get("outputs", []))
+    pictures = sum(len(cell.get("attachments", {})) for cell in shown_cells if cell.cell_type == "markdown")
+    assert images == plots + pictures, "every stored plot and picture (TensorBoard's screenshots) is on a slide"
     if path.stem == SCREENSHOT_DECK:
         assert list(ARTIFACTS.glob(f"slide-{path.stem}-*.png"))
     assert watch.errors == [], watch.errors
