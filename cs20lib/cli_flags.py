@@ -184,17 +184,28 @@ def _output_flags(parser: argparse.ArgumentParser) -> None:
     _evaluation_flags(group)
 
 
+class HelpFormatter(argparse.RawDescriptionHelpFormatter):
+    """argparse's help, with an option of several names shown as Python 3.13 shows it on every Python
+    (``--api, --model {tf2,tf1}``; 3.11 and 3.12 repeat the choices after each name), so that the help a
+    notebook prints is the same on each supported Python."""
+
+    def _format_action_invocation(self, action):
+        if not action.option_strings or action.nargs == 0 or len(action.option_strings) == 1:
+            return super()._format_action_invocation(action)
+        args = self._format_args(action, self._get_default_metavar_for_optional(action))
+        return f"{', '.join(action.option_strings)} {args}"
+
+
 def _command(sub, name: str, commands: dict) -> argparse.ArgumentParser:
     """A command's parser, its help and description being the docstring of the function that runs it."""
-    return sub.add_parser(name, help=commands[name].__doc__, description=commands[name].__doc__)
+    doc = commands[name].__doc__
+    return sub.add_parser(name, help=doc, description=doc, formatter_class=HelpFormatter)
 
 
 def build_parser(commands: dict, description: str) -> argparse.ArgumentParser:
     """The parser; ``commands`` maps each command's name to the function that runs it (its docstring is its
     help), ``description`` is the program's."""
-    parser = argparse.ArgumentParser(
-        prog="python -m cs20lib", description=description, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
+    parser = argparse.ArgumentParser(prog="python -m cs20lib", description=description, formatter_class=HelpFormatter)
     parser.add_argument(
         "--verbose", action="store_true", help="show TensorFlow's C++ log lines (or set TF_CPP_MIN_LOG_LEVEL yourself)"
     )

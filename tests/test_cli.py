@@ -604,3 +604,11 @@ def test_a_preset_with_another_batch_size_keeps_its_rate_per_pair():
     assert preset.config(batch_size=512, learning_rate=1.0).learning_rate == 1.0  # a rate given is kept
     lecture = PRESETS["lecture"]  # NCE: its rate is the lecture's, whatever the batch
     assert lecture.config(batch_size=64).learning_rate == lecture.config().learning_rate == 1.0
+
+
+def test_an_option_of_two_names_shows_its_choices_once_on_every_python(capsys):
+    """The help a notebook prints is the same on 3.11-3.13 (3.13's form: ``--api, --model {tf2,tf1}``)."""
+    with pytest.raises(SystemExit):
+        main(["train", "--help"])
+    shown = capsys.readouterr().out
+    assert "--api, --model {tf2,tf1}" in shown and "--api {tf2,tf1}, --model" not in shown
