@@ -185,9 +185,9 @@ def _output_flags(parser: argparse.ArgumentParser) -> None:
 
 
 class HelpFormatter(argparse.RawDescriptionHelpFormatter):
-    """argparse's help, with an option of several names shown as Python 3.13 shows it on every Python
-    (``--api, --model {tf2,tf1}``; 3.11 and 3.12 repeat the choices after each name), so that the help a
-    notebook prints is the same on each supported Python."""
+    """argparse's help, with an option of several names in the compact form of newer Pythons
+    (``--api, --model {tf2,tf1}``; older ones repeat the choices after each name) on every supported Python,
+    so that the help a notebook prints is the same on each."""
 
     def _format_action_invocation(self, action):
         if not action.option_strings or action.nargs == 0 or len(action.option_strings) == 1:

@@ -256,8 +256,12 @@ class ParameterServerRunner(Runner):
             time.sleep(0.05)
 
     def _cluster_error(self, exc, step: int) -> ClusterError:
-        """The error for a task that stopped answering: which one (parameter servers are checked first), what to do."""
-        failed = first_closed(self.cluster)
+        """The error for a task that stopped answering: which one (parameter servers are checked first), what to do.
+        A task killed a moment ago may still hold its port while its process ends: look again for a few seconds."""
+        failed, deadline = first_closed(self.cluster), time.monotonic() + 5.0
+        while failed is None and time.monotonic() < deadline:
+            time.sleep(0.25)
+            failed = first_closed(self.cluster)
         lines = [line.strip() for line in exc.message.splitlines() if "UNAVAILABLE" in line or "ABORTED" in line]
         return ClusterError(
             f"{'task ' + failed if failed else 'a task of the cluster'} stopped answering, so training stopped before "

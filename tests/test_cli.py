@@ -607,7 +607,7 @@ def test_a_preset_with_another_batch_size_keeps_its_rate_per_pair():
 
 
 def test_an_option_of_two_names_shows_its_choices_once_on_every_python(capsys):
-    """The help a notebook prints is the same on 3.11-3.13 (3.13's form: ``--api, --model {tf2,tf1}``)."""
+    """The help a notebook prints is the same on every supported Python (``--api, --model {tf2,tf1}``)."""
     with pytest.raises(SystemExit):
         main(["train", "--help"])
     shown = capsys.readouterr().out
